@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# The one test command: builds, runs every test project against real servers, prints "N passed, N failed, N skipped".
+#   infra/test.sh                 everything
+#   infra/test.sh Outbox.Tests    one or more test projects by name
+# Servers: RELIABLESHOP_* variables if set; else Docker (Testcontainers) if it runs; else installs and starts the
+# local servers (infra/local-servers.sh). Counts come from the TRX files the runs write, not from console text.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+RESULTS="$ROOT/artifacts/test-results"
+
+if [[ -z "${RELIABLESHOP_POSTGRES:-}" ]] && ! docker info >/dev/null 2>&1; then
+  infra/local-servers.sh up || { echo "could not start local servers"; echo "0 passed, 1 failed"; exit 1; }
+  eval "$(infra/local-servers.sh env)"
+fi
+export ASPIRE_ALLOW_UNSECURED_TRANSPORT=true
+
+rm -rf "$RESULTS" && mkdir -p "$RESULTS"
+if ! dotnet build ReliableShop.sln -c Release -nologo -clp:ErrorsOnly; then
+  echo "build failed"; echo "0 passed, 1 failed"; exit 1
+fi
+
+projects=("$@")
+if ((${#projects[@]} == 0)); then
+  # System.Tests last: it starts the whole system and is the slowest.
+  mapfile -t projects < <(ls tests | grep '\.Tests$' | grep -v '^System\.Tests$'; echo System.Tests)
+fi
+
+status=0
+for name in "${projects[@]}"; do
+  echo "=== $name"
+  dotnet test "tests/$name/$name.csproj" -c Release --no-build -nologo \
+    --logger "trx;LogFileName=$name.trx" --logger "console;verbosity=normal" --results-directory "$RESULTS" \
+    || status=1
+done
+
+python3 - "$RESULTS" <<'PY' || status=1
+import glob, sys, xml.etree.ElementTree as ET
+ns = {"t": "http://microsoft.com/schemas/VisualStudio/TeamTest/2010"}
+passed = failed = skipped = 0
+files = glob.glob(sys.argv[1] + "/*.trx")
+for f in files:
+    for r in ET.parse(f).getroot().iterfind(".//t:UnitTestResult", ns):
+        o = r.get("outcome")
+        if o == "Passed": passed += 1
+        elif o in ("NotExecuted", "Inconclusive"): skipped += 1
+        else: failed += 1
+if not files:
+    failed += 1
+line = f"{passed} passed, {failed} failed"
+if skipped: line += f", {skipped} skipped"
+print(line)
+sys.exit(1 if failed or passed == 0 else 0)
+PY
+exit $status

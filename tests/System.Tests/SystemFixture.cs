@@ -1,0 +1,78 @@
+// The whole ReliableShop system started once per test collection through Aspire.Hosting.Testing, against the same
+// real servers the tests use (local ones by RELIABLESHOP_* variables, or Aspire's containers where Docker runs).
+// Each run gets fresh databases (a per-run prefix), so runs never see each other's orders.
+using System.Net.Http.Json;
+using Aspire.Hosting;
+using Aspire.Hosting.ApplicationModel;
+using Aspire.Hosting.Testing;
+using Npgsql;
+
+namespace ReliableShop.SystemTests;
+
+public sealed class SystemFixture : IAsyncLifetime
+{
+    public const int OrderingReplicas = 2;
+    private static readonly TimeSpan StartTimeout = TimeSpan.FromMinutes(3);
+
+    public DistributedApplication App { get; private set; } = null!;
+    public HttpClient Ordering { get; private set; } = null!;
+    public HttpClient Inventory { get; private set; } = null!;
+    public string AdminKey { get; } = "systest-" + Guid.NewGuid().ToString("N");
+    public NpgsqlDataSource Orders { get; private set; } = null!;
+    public NpgsqlDataSource InventoryDb { get; private set; } = null!;
+    public NpgsqlDataSource Payments { get; private set; } = null!;
+
+    public async ValueTask InitializeAsync()
+    {
+        using var timeout = new CancellationTokenSource(StartTimeout);
+        var prefix = $"st{Guid.NewGuid():N}"[..10] + "_";
+        var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.AppHost>(
+        [
+            $"ReliableShop:DatabasePrefix={prefix}",
+            $"ReliableShop:OrderingReplicas={OrderingReplicas}",
+            $"Parameters:admin-key={AdminKey}",
+        ], timeout.Token);
+        // Short leases so a killed replica's claims are taken over within seconds, not the production 30 s.
+        foreach (var project in builder.Resources.OfType<ProjectResource>())
+        {
+            builder.CreateResourceBuilder(project)
+                .WithEnvironment("Outbox__LeaseSeconds", "5")
+                .WithEnvironment("Jobs__LeaseSeconds", "5")
+                .WithEnvironment("Jobs__ReaperIntervalSeconds", "1");
+        }
+        App = await builder.BuildAsync(timeout.Token);
+        await App.StartAsync(timeout.Token);
+        foreach (var name in new[] { "payment", "inventory", "ordering" })
+        {
+            await App.ResourceNotifications.WaitForResourceHealthyAsync(name, timeout.Token);
+        }
+        Ordering = App.CreateHttpClient("ordering");
+        Inventory = App.CreateHttpClient("inventory");
+        Inventory.DefaultRequestHeaders.Add("X-Admin-Key", AdminKey);
+        Orders = NpgsqlDataSource.Create((await App.GetConnectionStringAsync("orders", timeout.Token))!);
+        InventoryDb = NpgsqlDataSource.Create((await App.GetConnectionStringAsync("inventory", timeout.Token))!);
+        Payments = NpgsqlDataSource.Create((await App.GetConnectionStringAsync("payments", timeout.Token))!);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Ordering?.Dispose();
+        Inventory?.Dispose();
+        if (Orders is not null) await Orders.DisposeAsync();
+        if (InventoryDb is not null) await InventoryDb.DisposeAsync();
+        if (Payments is not null) await Payments.DisposeAsync();
+        if (App is not null) await App.DisposeAsync();
+    }
+
+    public async Task SetStockAsync(string sku, int available, CancellationToken ct)
+    {
+        var response = await Inventory.PutAsJsonAsync($"/admin/catalog/items/{sku}", new { available }, ct);
+        response.EnsureSuccessStatusCode();
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class SystemCollection : ICollectionFixture<SystemFixture>
+{
+    public const string Name = "system";
+}
