@@ -6,6 +6,7 @@
 #   infra/local-servers.sh env             print the environment variables the AppHost and the tests read
 #   infra/local-servers.sh stop|start X    stop/start one server (X = postgres | redis | rabbitmq); tests use this
 #   infra/local-servers.sh status          one line per server
+#   infra/local-servers.sh drop-test-databases   drop the databases earlier test runs left
 #
 # Credentials are local-development ones for loopback-only servers; override with the variables below.
 set -euo pipefail
@@ -125,6 +126,13 @@ case "${1:-up}" in
       rabbitmq) start_rabbitmq ;;
       *) log "unknown server $2"; exit 2 ;;
     esac ;;
+  drop-test-databases)
+    # Databases made by test runs: t_* (per test class) and st*_* (per System.Tests run).
+    as_postgres "psql -p $PG_PORT -qtA -v ON_ERROR_STOP=1" >/dev/null <<'SQL'
+SELECT format('DROP DATABASE IF EXISTS %I WITH (FORCE)', datname) FROM pg_database
+WHERE datname LIKE 't\_%' OR datname ~ '^st[0-9a-f]{8}_' \gexec
+SQL
+    ;;
   status)
     pg_running && echo "postgres up" || echo "postgres down"
     redis_running && echo "redis up" || echo "redis down"

@@ -14,6 +14,9 @@ if [[ -z "${RELIABLESHOP_POSTGRES:-}" ]] && ! docker info >/dev/null 2>&1; then
   eval "$(infra/local-servers.sh env)"
 fi
 export ASPIRE_ALLOW_UNSECURED_TRANSPORT=true
+if [[ "${RELIABLESHOP_INFRA:-}" == local ]]; then
+  infra/local-servers.sh drop-test-databases || echo "(could not drop earlier test databases; continuing)"
+fi
 
 rm -rf "$RESULTS" && mkdir -p "$RESULTS"
 if ! dotnet build ReliableShop.sln -c Release -nologo -clp:ErrorsOnly; then

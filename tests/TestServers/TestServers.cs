@@ -33,7 +33,8 @@ public static class Servers
     public static async Task<string> CreateDatabaseAsync(string prefix)
     {
         var server = await PostgresAsync();
-        var name = $"t_{prefix.ToLowerInvariant()}_{Guid.NewGuid():N}"[..40];
+        var name = $"t_{prefix.ToLowerInvariant()}_{Guid.NewGuid():N}";
+        name = name[..Math.Min(40, name.Length)];
         await using (var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(server) { Database = "postgres", Pooling = false }.ConnectionString))
         {
             await connection.OpenAsync();

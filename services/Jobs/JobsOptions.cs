@@ -1,0 +1,74 @@
+// Guarantee: the worker pool starts only with limits that make sense together; a typo or a bad value stops the host.
+// Failure handled: a lease shorter than the poll interval or a reaper slower than the lease would silently delay recovery.
+// Doc: docs/failure-modes/skip-locked-queue.md
+using System.ComponentModel.DataAnnotations;
+
+namespace ReliableShop.Jobs;
+
+public sealed class JobsOptions : IValidatableObject
+{
+    public const string SectionName = "Jobs";
+
+    /// <summary>Handlers running at once in this process; never more jobs in flight than this.</summary>
+    [Range(1, 64)]
+    public int Workers { get; set; } = 4;
+
+    /// <summary>Most jobs claimed by one claim statement (capped by free workers).</summary>
+    [Range(1, 1000)]
+    public int BatchSize { get; set; } = 10;
+
+    /// <summary>How long a claim is valid; a handler is cancelled at the end of it and the reaper may re-queue the job.</summary>
+    [Range(1, 3600)]
+    public int LeaseSeconds { get; set; } = 30;
+
+    /// <summary>Polling fallback when no NOTIFY arrives (scheduled jobs, retries, lost notifications).</summary>
+    [Range(10, 600_000)]
+    public int PollIntervalMs { get; set; } = 1000;
+
+    /// <summary>Attempts before a failing job goes to 'dead' (jobs whose max_attempts column is NULL).</summary>
+    [Range(1, 100)]
+    public int MaxAttempts { get; set; } = 8;
+
+    /// <summary>Delay before the first retry; doubles per attempt, with jitter.</summary>
+    [Range(1, 3_600_000)]
+    public int RetryBaseDelayMs { get; set; } = 500;
+
+    /// <summary>Upper bound of the retry delay.</summary>
+    [Range(1, 86_400_000)]
+    public int RetryMaxDelayMs { get; set; } = 60_000;
+
+    /// <summary>How often expired leases are looked for.</summary>
+    [Range(1, 3600)]
+    public int ReaperIntervalSeconds { get; set; } = 5;
+
+    /// <summary>How long succeeded rows are kept (their unique_key keeps blocking duplicates until then).</summary>
+    [Range(1, 8760)]
+    public int RetentionHours { get; set; } = 24;
+
+    /// <summary>How often succeeded rows older than RetentionHours are deleted.</summary>
+    [Range(1, 86_400)]
+    public int CleanupIntervalSeconds { get; set; } = 60;
+
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        if ((long)LeaseSeconds * 1000 <= PollIntervalMs)
+        {
+            yield return new ValidationResult(
+                $"Jobs:LeaseSeconds ({LeaseSeconds} s) must be longer than Jobs:PollIntervalMs ({PollIntervalMs} ms).",
+                [nameof(LeaseSeconds), nameof(PollIntervalMs)]);
+        }
+        if (ReaperIntervalSeconds > LeaseSeconds)
+        {
+            yield return new ValidationResult(
+                $"Jobs:ReaperIntervalSeconds ({ReaperIntervalSeconds}) must not exceed Jobs:LeaseSeconds ({LeaseSeconds}); " +
+                "otherwise a crashed worker's jobs wait up to two leases.",
+                [nameof(ReaperIntervalSeconds), nameof(LeaseSeconds)]);
+        }
+        if (RetryMaxDelayMs < RetryBaseDelayMs)
+        {
+            yield return new ValidationResult(
+                $"Jobs:RetryMaxDelayMs ({RetryMaxDelayMs}) must be at least Jobs:RetryBaseDelayMs ({RetryBaseDelayMs}).",
+                [nameof(RetryMaxDelayMs), nameof(RetryBaseDelayMs)]);
+        }
+    }
+}

@@ -1,0 +1,56 @@
+// Handlers used by the tests; each records its runs in the executions table (the evidence every assertion reads).
+using Npgsql;
+
+namespace ReliableShop.Jobs.Tests;
+
+internal sealed class RecordingHandler(NpgsqlDataSource db, Replica replica, ConcurrencyProbe? probe = null) : IJobHandler
+{
+    public async Task HandleAsync(JobContext job, CancellationToken ct)
+    {
+        using var running = probe?.Enter();
+        await using var command = db.CreateCommand("INSERT INTO executions (job_id, attempt, replica) VALUES (@id, @attempt, @replica)");
+        command.Parameters.AddWithValue("id", job.Id);
+        command.Parameters.AddWithValue("attempt", job.Attempt);
+        command.Parameters.AddWithValue("replica", replica.Name);
+        await command.ExecuteNonQueryAsync(ct);
+    }
+}
+
+internal sealed class FailingHandler(NpgsqlDataSource db, Replica replica) : IJobHandler
+{
+    public async Task HandleAsync(JobContext job, CancellationToken ct)
+    {
+        await new RecordingHandler(db, replica).HandleAsync(job, ct);
+        throw new InvalidOperationException($"always fails (attempt {job.Attempt})");
+    }
+}
+
+internal sealed class PermanentlyFailingHandler(NpgsqlDataSource db, Replica replica) : IJobHandler
+{
+    public async Task HandleAsync(JobContext job, CancellationToken ct)
+    {
+        await new RecordingHandler(db, replica).HandleAsync(job, ct);
+        throw new PermanentJobFailureException("payload can never be processed");
+    }
+}
+
+/// <summary>Records its start, then waits until cancelled (shutdown or lease end).</summary>
+internal sealed class WaitForCancellationHandler(NpgsqlDataSource db, Replica replica) : IJobHandler
+{
+    public async Task HandleAsync(JobContext job, CancellationToken ct)
+    {
+        await new RecordingHandler(db, replica).HandleAsync(job, ct);
+        await Task.Delay(Timeout.Infinite, ct);
+    }
+}
+
+/// <summary>Simulated 50 ms of work, so a queue of these keeps every worker busy.</summary>
+internal sealed class SlowHandler(NpgsqlDataSource db, Replica replica, ConcurrencyProbe probe) : IJobHandler
+{
+    public async Task HandleAsync(JobContext job, CancellationToken ct)
+    {
+        using var running = probe.Enter();
+        await new RecordingHandler(db, replica).HandleAsync(job, ct);
+        await Task.Delay(TimeSpan.FromMilliseconds(50), ct);
+    }
+}
