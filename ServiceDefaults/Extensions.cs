@@ -27,7 +27,13 @@ public static class ServiceDefaultsExtensions
         builder.Services.AddServiceDiscovery();
         builder.Services.ConfigureHttpClientDefaults(http => http.AddServiceDiscovery());
         builder.Services.AddProblemDetails();
+        // Malformed request bodies are the caller's fault: 400, not 500. (In Development minimal APIs throw
+        // BadHttpRequestException instead of answering 400 themselves; the exception handler maps it back.)
+        builder.Services.Configure<ExceptionHandlerOptions>(o => o.StatusCodeSelector = e =>
+            e is Microsoft.AspNetCore.Http.BadHttpRequestException bad ? bad.StatusCode : 500);
         builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton<ReliableShop.Drills.DrillStats>();
+        builder.Services.AddDrillStatsSource<ReliableShop.Drills.PoolStatsSource>();
         return builder;
     }
 

@@ -28,7 +28,10 @@ public sealed class DatabaseMigrator(NpgsqlDataSource dataSource, IReadOnlyList<
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        await EnsureDatabaseExistsAsync(dataSource.ConnectionString, cancellationToken);
+        // NpgsqlDataSource.ConnectionString omits the password: clone a connection of the data source instead, which
+        // keeps its credentials while pointing at the maintenance database.
+        await using var template = dataSource.CreateConnection();
+        await EnsureDatabaseExistsAsync(template.ConnectionString, cancellationToken, template.CloneWith);
         await MigrateAsync(dataSource, migrations, logger, cancellationToken);
     }
 
@@ -63,12 +66,12 @@ public sealed class DatabaseMigrator(NpgsqlDataSource dataSource, IReadOnlyList<
         }
     }
 
-    public static async Task EnsureDatabaseExistsAsync(string connectionString, CancellationToken ct)
+    public static async Task EnsureDatabaseExistsAsync(string connectionString, CancellationToken ct, Func<string, NpgsqlConnection>? connect = null)
     {
         var target = new NpgsqlConnectionStringBuilder(connectionString);
         var database = target.Database ?? throw new InvalidOperationException("The connection string names no Database.");
         var maintenance = new NpgsqlConnectionStringBuilder(connectionString) { Database = "postgres", Pooling = false };
-        await using var connection = new NpgsqlConnection(maintenance.ConnectionString);
+        await using var connection = connect?.Invoke(maintenance.ConnectionString) ?? new NpgsqlConnection(maintenance.ConnectionString);
         await connection.OpenAsync(ct);
         await using var exists = new NpgsqlCommand("SELECT 1 FROM pg_database WHERE datname = $1", connection);
         exists.Parameters.AddWithValue(database);

@@ -1,0 +1,56 @@
+// Admin changes to price and stock. The cache is invalidated AFTER the UPDATE committed: invalidating first would let
+// a concurrent reader re-cache the old row between the invalidation and the commit. Doc: docs/failure-modes/stale-cache.md
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace ReliableShop.Inventory.Catalog;
+
+public sealed record UpdateItemRequest(decimal? Price, int? Available)
+{
+    public const decimal MaxPrice = 1_000_000m;
+    public const int MaxAvailable = 1_000_000;
+
+    public Dictionary<string, string[]> Validate()
+    {
+        var errors = new Dictionary<string, string[]>();
+        if (Price is null && Available is null)
+        {
+            errors["price"] = errors["available"] = ["Give price, available, or both."];
+        }
+        if (Price is { } price && (price <= 0 || price > MaxPrice || decimal.Round(price, 2) != price))
+        {
+            errors["price"] = [$"Must be greater than 0 and at most {MaxPrice:0}, with at most 2 decimals; was {price}."];
+        }
+        if (Available is { } available && available is < 0 or > MaxAvailable)
+        {
+            errors["available"] = [$"Must be between 0 and {MaxAvailable}; was {available}."];
+        }
+        return errors;
+    }
+}
+
+public static class CatalogAdminApi
+{
+    /// <summary>PUT /admin/catalog/items/{sku} (admin key required).</summary>
+    public static RouteGroupBuilder MapCatalogAdminApi(this RouteGroupBuilder admin)
+    {
+        admin.MapPut("/catalog/items/{sku}", UpdateItemAsync).WithTags("Admin");
+        return admin;
+    }
+
+    public static async Task<Results<Ok<CatalogItem>, ValidationProblem, ProblemHttpResult>> UpdateItemAsync(
+        string sku, UpdateItemRequest request, CatalogStore store, CatalogCache cache, CancellationToken ct)
+    {
+        var errors = request.Validate();
+        if (errors.Count > 0)
+        {
+            return TypedResults.ValidationProblem(errors);
+        }
+        var item = await store.UpdateAsync(sku, request.Price, request.Available, ct); // autocommit: committed on return
+        if (item is null)
+        {
+            return CatalogApi.NotFound(sku);
+        }
+        await cache.InvalidateAsync([(item.Sku, item.Version)]);
+        return TypedResults.Ok(item);
+    }
+}

@@ -1,0 +1,29 @@
+// Registers Redis (Aspire client, ConnectionStrings:redis) tuned so the service starts and serves while Redis is down.
+using Microsoft.Extensions.Options;
+using StackExchange.Redis;
+
+namespace ReliableShop.Inventory.Catalog;
+
+public static class CatalogCacheExtensions
+{
+    public const string RedisConnectionName = "redis";
+
+    public static IHostApplicationBuilder AddCatalog(this IHostApplicationBuilder builder)
+    {
+        // Aspire's Redis health check would report Unhealthy (503) while Redis is down; ours reports Degraded instead.
+        builder.AddRedisClient(RedisConnectionName, settings => settings.DisableHealthChecks = true);
+        builder.Services.AddHealthChecks().AddCheck<RedisCacheHealthCheck>("redis-cache");
+        builder.Services.AddOptions<ConfigurationOptions>().Configure<IOptions<CacheOptions>>((redis, cache) =>
+        {
+            redis.AbortOnConnectFail = false;              // start (and keep retrying) while Redis is down; Aspire's default too
+            redis.BacklogPolicy = BacklogPolicy.FailFast;  // disconnected: fail at once instead of queueing until timeout
+            redis.ConnectTimeout = 2_000;                  // each (re)connect attempt; startup waits at most this for a dead Redis
+            redis.AsyncTimeout = redis.SyncTimeout = cache.Value.RedisTimeoutMs;
+        });
+        builder.Services.AddValidatedOptions<CacheOptions>(CacheOptions.SectionName);
+        builder.Services.AddSingleton<CacheMetrics>();
+        builder.Services.AddSingleton<CatalogStore>();
+        builder.Services.AddSingleton<CatalogCache>();
+        return builder;
+    }
+}

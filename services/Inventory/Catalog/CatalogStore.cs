@@ -1,0 +1,48 @@
+// Catalog reads and the admin write, straight from PostgreSQL. The cache (CatalogCache) sits in front of item reads
+// only; prices for ordering are always read here, never from the cache.
+using Dapper;
+using Npgsql;
+
+namespace ReliableShop.Inventory.Catalog;
+
+public sealed class CatalogStore(NpgsqlDataSource db)
+{
+    private const string Columns = "sku, name, price, available, version";
+
+    public async Task<CatalogPage> ListAsync(int page, int pageSize, CancellationToken ct)
+    {
+        await using var connection = await db.OpenConnectionAsync(ct);
+        var items = await connection.QueryAsync<CatalogItem>(new CommandDefinition(
+            $"SELECT {Columns} FROM catalog_items ORDER BY sku LIMIT @PageSize OFFSET @Offset",
+            new { PageSize = pageSize, Offset = (page - 1) * pageSize }, cancellationToken: ct));
+        var total = await connection.ExecuteScalarAsync<long>(new CommandDefinition("SELECT count(*) FROM catalog_items", cancellationToken: ct));
+        return new CatalogPage(items.AsList(), page, pageSize, total);
+    }
+
+    public async Task<CatalogItem?> GetAsync(string sku, CancellationToken ct)
+    {
+        await using var connection = await db.OpenConnectionAsync(ct);
+        return await connection.QuerySingleOrDefaultAsync<CatalogItem>(new CommandDefinition(
+            $"SELECT {Columns} FROM catalog_items WHERE sku = @Sku", new { Sku = sku }, cancellationToken: ct));
+    }
+
+    public async Task<IReadOnlyList<SkuPrice>> GetPricesAsync(IReadOnlyCollection<string> skus, CancellationToken ct)
+    {
+        await using var connection = await db.OpenConnectionAsync(ct);
+        var prices = await connection.QueryAsync<SkuPrice>(new CommandDefinition(
+            "SELECT sku, price FROM catalog_items WHERE sku = ANY(@Skus) ORDER BY sku", new { Skus = skus.ToArray() }, cancellationToken: ct));
+        return prices.AsList();
+    }
+
+    /// <summary>Changes price and/or stock; every change bumps the version the cache compares against.</summary>
+    public async Task<CatalogItem?> UpdateAsync(string sku, decimal? price, int? available, CancellationToken ct)
+    {
+        await using var connection = await db.OpenConnectionAsync(ct);
+        return await connection.QuerySingleOrDefaultAsync<CatalogItem>(new CommandDefinition($"""
+            UPDATE catalog_items
+            SET price = COALESCE(@Price, price), available = COALESCE(@Available, available), version = version + 1
+            WHERE sku = @Sku
+            RETURNING {Columns}
+            """, new { Sku = sku, Price = price, Available = available }, cancellationToken: ct));
+    }
+}

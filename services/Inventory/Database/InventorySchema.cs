@@ -1,0 +1,47 @@
+// The inventory schema. Stock can never go below zero (CHECK, on top of the conditional UPDATE); an order has at most
+// one reservation outcome (PRIMARY KEY); every row change bumps catalog_items.version, which versions the cache.
+// Doc: docs/failure-modes/race-conditions.md
+using ReliableShop.Outbox;
+
+namespace ReliableShop.Inventory.Database;
+
+public static class InventorySchema
+{
+    public static readonly SchemaMigration Initial = new("0001_inventory", """
+        CREATE TABLE catalog_items (
+            sku       text          PRIMARY KEY,
+            name      text          NOT NULL,
+            price     numeric(12,2) NOT NULL CHECK (price > 0),
+            available int           NOT NULL CHECK (available >= 0),
+            version   bigint        NOT NULL DEFAULT 1
+        );
+
+        CREATE TABLE reservations (
+            order_id uuid NOT NULL,
+            sku      text NOT NULL REFERENCES catalog_items (sku),
+            quantity int  NOT NULL CHECK (quantity > 0),
+            PRIMARY KEY (order_id, sku)
+        );
+
+        -- One outcome per order: a second OrderPlaced for the same order (even under a new message id) reserves nothing.
+        CREATE TABLE reservation_outcomes (
+            order_id uuid        PRIMARY KEY,
+            outcome  text        NOT NULL CHECK (outcome IN ('reserved', 'rejected')),
+            reason   text,
+            at       timestamptz NOT NULL
+        );
+
+        -- Seed: SKU-0001 … SKU-0060, six ranges × ten products, deterministic prices 4.99 … 103.99, 1000 in stock each.
+        INSERT INTO catalog_items (sku, name, price, available)
+        SELECT 'SKU-' || lpad(i::text, 4, '0'),
+               (ARRAY['Classic', 'Compact', 'Deluxe', 'Eco', 'Pro', 'Travel'])[(i - 1) / 10 + 1] || ' ' ||
+               (ARRAY['Mug', 'Notebook', 'Backpack', 'Desk Lamp', 'Headphones', 'Water Bottle', 'Desk Mat',
+                      'Pen Set', 'Charger', 'Umbrella'])[(i - 1) % 10 + 1],
+               4.99 + (i * 37 % 100),
+               1000
+        FROM generate_series(1, 60) AS i;
+        """);
+
+    /// <summary>outbox_messages + inbox_messages (idempotent DDL owned by the Outbox library).</summary>
+    public static readonly SchemaMigration Outbox = new("0002_outbox", OutboxSchema.Sql);
+}

@@ -1,0 +1,26 @@
+// Inventory: catalog (Redis cache-aside over PostgreSQL) and stock reservation (OrderPlaced → StockReserved |
+// StockRejected through the outbox). Table of contents:
+using ReliableShop.Inventory.Catalog;
+using ReliableShop.Inventory.Database;
+using ReliableShop.Inventory.Reservations;
+
+var builder = WebApplication.CreateBuilder(args);
+
+builder.AddServiceDefaults();                                                         // ServiceDefaults/: telemetry, health, ProblemDetails
+builder.AddAdminKey();                                                                // Admin:Key guards /admin
+builder.AddNpgsqlDataSource("inventory");                                             // ConnectionStrings:inventory
+builder.Services.AddDatabaseMigrations(InventorySchema.Initial, InventorySchema.Outbox); // Database/: catalog, reservations, outbox
+builder.AddCatalog();                                                                 // Catalog/: store + Redis cache (ConnectionStrings:redis)
+builder.AddReservations();                                                            // Reservations/: OrderPlaced consumer, outbox relay
+builder.Services.AddOpenApi();
+
+var app = builder.Build();
+
+app.MapDefaultEndpoints();                                                            // /health, /alive
+app.MapOpenApi();                                                                     // /openapi/v1.json
+app.MapCatalogApi();                                                                  // /api/catalog/items, /api/catalog/prices
+app.MapAdminGroup().MapCatalogAdminApi();                                             // PUT /admin/catalog/items/{sku}
+
+app.Run();
+
+public partial class Program;

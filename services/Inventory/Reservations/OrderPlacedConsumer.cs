@@ -1,0 +1,16 @@
+// Consumes OrderPlaced (at-least-once from Ordering's outbox relay) and reserves its stock through StockReservation,
+// whose inbox makes a redelivery a no-op. Doc: docs/failure-modes/outbox.md
+using MassTransit;
+using ReliableShop.Contracts;
+
+namespace ReliableShop.Inventory.Reservations;
+
+public sealed class OrderPlacedConsumer(StockReservation reservation, ILogger<OrderPlacedConsumer> logger) : IConsumer<OrderPlaced>
+{
+    public async Task Consume(ConsumeContext<OrderPlaced> context)
+    {
+        var messageId = context.MessageId ?? throw new InvalidOperationException("OrderPlaced without a MessageId cannot be deduplicated.");
+        var result = await reservation.ReserveAsync(context.Message.OrderId, context.Message.Lines, messageId, context.CancellationToken);
+        logger.LogInformation("Order {OrderId}: {Result} (message {MessageId})", context.Message.OrderId, result, messageId);
+    }
+}

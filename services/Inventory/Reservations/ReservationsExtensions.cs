@@ -1,0 +1,17 @@
+// Registers the OrderPlaced consumer (queue "inventory-order-placed") and Inventory's outbox relay for its events.
+using MassTransit;
+using ReliableShop.Contracts;
+using ReliableShop.Outbox;
+
+namespace ReliableShop.Inventory.Reservations;
+
+public static class ReservationsExtensions
+{
+    public static IHostApplicationBuilder AddReservations(this IHostApplicationBuilder builder)
+    {
+        builder.AddMessaging(bus => bus.AddConsumer<OrderPlacedConsumer, OrderPlacedConsumerDefinition>());
+        builder.Services.AddOutbox(types => types.Add<StockReserved>().Add<StockRejected>());
+        builder.Services.AddSingleton<StockReservation>();
+        return builder;
+    }
+}

@@ -1,0 +1,27 @@
+// Payment: a payment-provider simulator with a capacity model and idempotent charges. Table of contents:
+using ReliableShop.Payment.Authorizations;
+using ReliableShop.Payment.Capacity;
+using ReliableShop.Payment.Database;
+using ReliableShop.Payment.Telemetry;
+
+var builder = WebApplication.CreateBuilder(args);
+
+builder.AddServiceDefaults();                                          // ServiceDefaults/: telemetry, health, ProblemDetails
+builder.AddAdminKey();                                                 // Admin:Key guards /admin
+builder.AddNpgsqlDataSource("payments");                               // ConnectionStrings:payments
+builder.Services.AddDatabaseMigrations(PaymentsSchema.Initial);        // Database/: authorizations, captures, voids
+builder.Services.AddCapacityModel();                                   // Capacity/: Slots × ServiceTimeMs, real queueing
+builder.Services.AddSingleton<RequestMetrics>();                       // Telemetry/: payment_requests_total
+builder.Services.AddSingleton<AuthorizationStore>();                   // Authorizations/: unique insert, conditional UPDATEs
+builder.Services.AddOpenApi();
+
+var app = builder.Build();
+
+app.MapDefaultEndpoints();                                             // /health, /alive
+app.MapOpenApi();                                                      // /openapi/v1.json
+app.MapAuthorizationsApi();                                            // /api/payments/authorizations
+app.MapAdminGroup().MapCapacityAdminApi();                             // /admin/capacity
+
+app.Run();
+
+public partial class Program;
