@@ -1,6 +1,7 @@
 // ReliableShop's AppHost: three services, their databases, the catalog cache and the broker, wired in one place.
 // Infrastructure comes two ways (see Infrastructure.cs): Aspire containers where Docker runs, or the locally installed
 // servers of infra/local-servers.sh. Docs: docs/architecture.md.
+using Microsoft.Extensions.Configuration;
 using ReliableShop.AppHost;
 
 var builder = DistributedApplication.CreateBuilder(args);
@@ -12,22 +13,31 @@ var adminKey = builder.AddParameter("admin-key",
 var infra = builder.AddReliableShopInfrastructure();
 
 var payment = builder.AddProject<Projects.Payment>("payment")
-    .WithReference(infra.Payments).WaitFor(infra.Payments)
-    .WithEnvironment("Admin__Key", adminKey);
+    .WithHttpHealthCheck("/health")
+    .WithReference(infra.Payments, "payments").WaitFor(infra.Payments)
+    .WithReference(infra.Control, "control").WaitFor(infra.Control)
+    .WithEnvironment("Admin__Key", adminKey)
+    .WithFailureModeCommands(adminKey);
 
 var inventory = builder.AddProject<Projects.Inventory>("inventory")
-    .WithReference(infra.Inventory).WaitFor(infra.Inventory)
+    .WithHttpHealthCheck("/health")
+    .WithReference(infra.Inventory, "inventory").WaitFor(infra.Inventory)
     .WithReference(infra.Redis)
     .WithReference(infra.Messaging)
-    .WithEnvironment("Admin__Key", adminKey);
+    .WithReference(infra.Control, "control").WaitFor(infra.Control)
+    .WithEnvironment("Admin__Key", adminKey)
+    .WithFailureModeCommands(adminKey);
 
 builder.AddProject<Projects.Ordering>("ordering")
-    .WithReference(infra.Orders).WaitFor(infra.Orders)
+    .WithHttpHealthCheck("/health")
+    .WithReference(infra.Orders, "orders").WaitFor(infra.Orders)
     .WithReference(infra.Messaging)
     .WithReference(inventory).WaitFor(inventory)
     .WithReference(payment).WaitFor(payment)
+    .WithReference(infra.Control, "control").WaitFor(infra.Control)
     .WithEnvironment("Admin__Key", adminKey)
-    .WithReplicas(builder.Configuration.GetValue("ReliableShop:OrderingReplicas", 1));
+    .WithReplicas(builder.Configuration.GetValue("ReliableShop:OrderingReplicas", 1))
+    .WithFailureModeCommands(adminKey);
 
 builder.PrintAdminKeyForK6(adminKey);
 

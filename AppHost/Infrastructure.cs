@@ -3,7 +3,9 @@
 //   local:      servers already running on this machine (infra/local-servers.sh), reached by connection strings
 //               from RELIABLESHOP_POSTGRES / RELIABLESHOP_REDIS / RELIABLESHOP_RABBITMQ or the script's defaults.
 //   auto:       local when RELIABLESHOP_POSTGRES is set or Docker cannot run; containers otherwise.
-// Either way the services see the same connection names: orders, inventory, payments, redis, messaging.
+// Either way the services see the same connection names: orders, inventory, payments, control (the failure-mode
+// store every service shares), redis, messaging. Database resources are named "<name>-db" (a resource name is unique,
+// and "inventory" is the service); AppHost.cs passes them under the plain connection name.
 using System.Diagnostics;
 using Microsoft.Extensions.Configuration;
 
@@ -13,6 +15,7 @@ internal sealed record ReliableShopInfrastructure(
     IResourceBuilder<IResourceWithConnectionString> Orders,
     IResourceBuilder<IResourceWithConnectionString> Inventory,
     IResourceBuilder<IResourceWithConnectionString> Payments,
+    IResourceBuilder<IResourceWithConnectionString> Control,
     IResourceBuilder<IResourceWithConnectionString> Redis,
     IResourceBuilder<IResourceWithConnectionString> Messaging);
 
@@ -43,9 +46,10 @@ internal static class InfrastructureExtensions
     {
         var postgres = builder.AddPostgres("postgres").WithDataVolume();
         return new(
-            postgres.AddDatabase("orders", prefix + "orders"),
-            postgres.AddDatabase("inventory", prefix + "inventory"),
-            postgres.AddDatabase("payments", prefix + "payments"),
+            postgres.AddDatabase("orders-db", prefix + "orders"),
+            postgres.AddDatabase("inventory-db", prefix + "inventory"),
+            postgres.AddDatabase("payments-db", prefix + "payments"),
+            postgres.AddDatabase("control-db", prefix + "control"),
             builder.AddRedis("redis"),
             builder.AddRabbitMQ("messaging").WithManagementPlugin());
     }
@@ -54,13 +58,14 @@ internal static class InfrastructureExtensions
     {
         var postgres = Setting(config, "RELIABLESHOP_POSTGRES", LocalPostgres);
         IResourceBuilder<IResourceWithConnectionString> Database(string name) =>
-            builder.AddConnectionString(name, ReferenceExpression.Create($"{postgres};Database={prefix + name}"));
+            builder.AddConnectionString(name + "-db", ReferenceExpression.Create($"{postgres};Database={prefix + name}"));
         var redis = Setting(config, "RELIABLESHOP_REDIS", LocalRedis);
         var rabbit = Setting(config, "RELIABLESHOP_RABBITMQ", LocalRabbitMq);
         return new(
             Database("orders"),
             Database("inventory"),
             Database("payments"),
+            Database("control"),
             builder.AddConnectionString("redis", ReferenceExpression.Create($"{redis}")),
             builder.AddConnectionString("messaging", ReferenceExpression.Create($"{rabbit}")));
     }

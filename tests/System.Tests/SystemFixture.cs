@@ -6,6 +6,7 @@ using Aspire.Hosting;
 using Aspire.Hosting.ApplicationModel;
 using Aspire.Hosting.Testing;
 using Npgsql;
+using ReliableShop.TestServers;
 
 namespace ReliableShop.SystemTests;
 
@@ -17,7 +18,10 @@ public sealed class SystemFixture : IAsyncLifetime
     public DistributedApplication App { get; private set; } = null!;
     public HttpClient Ordering { get; private set; } = null!;
     public HttpClient Inventory { get; private set; } = null!;
+    public HttpClient Payment { get; private set; } = null!;
     public string AdminKey { get; } = "systest-" + Guid.NewGuid().ToString("N");
+    /// <summary>This run's databases are "&lt;prefix&gt;orders" etc.; infra/local-servers.sh drop-test-databases removes them.</summary>
+    public string DatabasePrefix { get; } = $"st{Guid.NewGuid():N}"[..10] + "_";
     public NpgsqlDataSource Orders { get; private set; } = null!;
     public NpgsqlDataSource InventoryDb { get; private set; } = null!;
     public NpgsqlDataSource Payments { get; private set; } = null!;
@@ -25,7 +29,7 @@ public sealed class SystemFixture : IAsyncLifetime
     public async ValueTask InitializeAsync()
     {
         using var timeout = new CancellationTokenSource(StartTimeout);
-        var prefix = $"st{Guid.NewGuid():N}"[..10] + "_";
+        var prefix = DatabasePrefix;
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.AppHost>(
         [
             $"ReliableShop:DatabasePrefix={prefix}",
@@ -37,32 +41,71 @@ public sealed class SystemFixture : IAsyncLifetime
         {
             builder.CreateResourceBuilder(project)
                 .WithEnvironment("Outbox__LeaseSeconds", "5")
+                .WithEnvironment("Outbox__PublishTimeoutMs", "2000")
                 .WithEnvironment("Jobs__LeaseSeconds", "5")
                 .WithEnvironment("Jobs__ReaperIntervalSeconds", "1");
         }
         App = await builder.BuildAsync(timeout.Token);
+        ResourceLogs.CopyToFiles(App, stopLogs.Token);
         await App.StartAsync(timeout.Token);
         foreach (var name in new[] { "payment", "inventory", "ordering" })
         {
             await App.ResourceNotifications.WaitForResourceHealthyAsync(name, timeout.Token);
         }
+        await WaitForEveryInstanceAsync(timeout.Token);
         Ordering = App.CreateHttpClient("ordering");
         Inventory = App.CreateHttpClient("inventory");
-        Inventory.DefaultRequestHeaders.Add("X-Admin-Key", AdminKey);
-        Orders = NpgsqlDataSource.Create((await App.GetConnectionStringAsync("orders", timeout.Token))!);
-        InventoryDb = NpgsqlDataSource.Create((await App.GetConnectionStringAsync("inventory", timeout.Token))!);
-        Payments = NpgsqlDataSource.Create((await App.GetConnectionStringAsync("payments", timeout.Token))!);
+        Payment = App.CreateHttpClient("payment");
+        foreach (var client in new[] { Ordering, Inventory, Payment }) client.DefaultRequestHeaders.Add("X-Admin-Key", AdminKey);
+        Orders = NpgsqlDataSource.Create((await App.GetConnectionStringAsync("orders-db", timeout.Token))!);
+        InventoryDb = NpgsqlDataSource.Create((await App.GetConnectionStringAsync("inventory-db", timeout.Token))!);
+        Payments = NpgsqlDataSource.Create((await App.GetConnectionStringAsync("payments-db", timeout.Token))!);
     }
+
+    private readonly CancellationTokenSource stopLogs = new();
 
     public async ValueTask DisposeAsync()
     {
+        await stopLogs.CancelAsync();
         Ordering?.Dispose();
         Inventory?.Dispose();
+        Payment?.Dispose();
         if (Orders is not null) await Orders.DisposeAsync();
         if (InventoryDb is not null) await InventoryDb.DisposeAsync();
         if (Payments is not null) await Payments.DisposeAsync();
         if (App is not null) await App.DisposeAsync();
     }
+
+    // The resource-level wait does not cover each replica: also wait until every instance answers /health.
+    private async Task WaitForEveryInstanceAsync(CancellationToken ct)
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+        await Eventually.WaitAsync(async () =>
+        {
+            var instances = ServiceInstances.Find(DatabasePrefix);
+            var healthy = 0;
+            foreach (var instance in instances)
+            {
+                try
+                {
+                    using var response = await http.GetAsync(new Uri(instance.BaseAddress, "/health"), ct);
+                    if (response.IsSuccessStatusCode) healthy++;
+                }
+                catch (HttpRequestException)
+                {
+                    // not listening yet
+                }
+            }
+            return healthy;
+        }, healthy => healthy == 2 + OrderingReplicas, StartTimeout, "every service instance healthy");
+    }
+
+    public HttpClient Client(string service) => service switch
+    {
+        "ordering" => Ordering,
+        "inventory" => Inventory,
+        _ => Payment,
+    };
 
     public async Task SetStockAsync(string sku, int available, CancellationToken ct)
     {
