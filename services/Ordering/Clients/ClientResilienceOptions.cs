@@ -1,0 +1,100 @@
+// Per-dependency resilience limits, each client bound to its own section (Resilience:Inventory, Resilience:Payment):
+// a Payment outage must not tune, or trip, Inventory's pipeline. Inconsistent values stop the service at start.
+// Doc: docs/failure-modes/circuit-breaker.md
+using System.ComponentModel.DataAnnotations;
+
+namespace ReliableShop.Ordering.Clients;
+
+public abstract class ClientResilienceOptions : IValidatableObject
+{
+    /// <summary>Budget of one logical call, all attempts and backoff delays included.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.100", "00:05:00")]
+    public TimeSpan TotalTimeout { get; set; }
+
+    /// <summary>Budget of one attempt (inside the breaker, so a hung attempt counts as a failure).</summary>
+    [Range(typeof(TimeSpan), "00:00:00.010", "00:02:00")]
+    public TimeSpan AttemptTimeout { get; set; }
+
+    /// <summary>Retries after the first attempt (0 = no retry). Only requests marked idempotent are ever retried.</summary>
+    [Range(0, 10)]
+    public int MaxRetryAttempts { get; set; }
+
+    /// <summary>First backoff delay; doubles per retry, with jitter. A Retry-After header overrides it.</summary>
+    [Range(typeof(TimeSpan), "00:00:00", "00:00:30")]
+    public TimeSpan RetryBaseDelay { get; set; }
+
+    /// <summary>Share of failed attempts in the sampling window that opens the breaker.</summary>
+    [Range(0.01, 1.0)]
+    public double FailureRatio { get; set; }
+
+    /// <summary>Attempts the window must hold before the ratio is trusted.</summary>
+    [Range(2, 100_000)]
+    public int MinimumThroughput { get; set; }
+
+    /// <summary>Window over which the failure ratio is computed.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.500", "00:30:00")]
+    public TimeSpan SamplingDuration { get; set; }
+
+    /// <summary>How long the breaker stays open before letting one probe through (half-open).</summary>
+    [Range(typeof(TimeSpan), "00:00:00.500", "00:30:00")]
+    public TimeSpan BreakDuration { get; set; }
+
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        var section = $"Resilience:{SectionSuffix}";
+        // The window must hold at least two attempts that time out; with a shorter window a slow dependency
+        // (every attempt hitting AttemptTimeout) never accumulates MinimumThroughput failures and never opens it.
+        if (SamplingDuration < 2 * AttemptTimeout)
+        {
+            yield return new ValidationResult(
+                $"{section}:SamplingDuration ({SamplingDuration}) must be >= 2 × {section}:AttemptTimeout ({AttemptTimeout}).",
+                [nameof(SamplingDuration), nameof(AttemptTimeout)]);
+        }
+        if (TotalTimeout <= AttemptTimeout)
+        {
+            yield return new ValidationResult(
+                $"{section}:TotalTimeout ({TotalTimeout}) must be > {section}:AttemptTimeout ({AttemptTimeout}); otherwise no retry can ever start.",
+                [nameof(TotalTimeout), nameof(AttemptTimeout)]);
+        }
+    }
+
+    protected abstract string SectionSuffix { get; }
+}
+
+public sealed class InventoryResilienceOptions : ClientResilienceOptions
+{
+    public const string SectionName = "Resilience:Inventory";
+
+    public InventoryResilienceOptions()
+    {
+        TotalTimeout = TimeSpan.FromSeconds(3);
+        AttemptTimeout = TimeSpan.FromSeconds(1);
+        MaxRetryAttempts = 2;
+        RetryBaseDelay = TimeSpan.FromMilliseconds(100);
+        FailureRatio = 0.5;
+        MinimumThroughput = 10;
+        SamplingDuration = TimeSpan.FromSeconds(10);
+        BreakDuration = TimeSpan.FromSeconds(5);
+    }
+
+    protected override string SectionSuffix => "Inventory";
+}
+
+public sealed class PaymentResilienceOptions : ClientResilienceOptions
+{
+    public const string SectionName = "Resilience:Payment";
+
+    public PaymentResilienceOptions()
+    {
+        TotalTimeout = TimeSpan.FromSeconds(10);
+        AttemptTimeout = TimeSpan.FromSeconds(3);
+        MaxRetryAttempts = 2;
+        RetryBaseDelay = TimeSpan.FromMilliseconds(200);
+        FailureRatio = 0.5;
+        MinimumThroughput = 10;
+        SamplingDuration = TimeSpan.FromSeconds(30);
+        BreakDuration = TimeSpan.FromSeconds(10);
+    }
+
+    protected override string SectionSuffix => "Payment";
+}

@@ -1,0 +1,70 @@
+// Payment over HTTP with Payment's OWN resilience pipeline (section Resilience:Payment, breaker "payment").
+// Every call is retry-safe: authorize carries an Idempotency-Key (a retry returns the same authorization), capture
+// and void are idempotent at Payment. Doc: docs/failure-modes/retry-storm.md
+using System.Net;
+using System.Net.Http.Json;
+using Microsoft.Extensions.Options;
+using ReliableShop.Ordering.Telemetry;
+
+namespace ReliableShop.Ordering.Clients;
+
+public enum PaymentOutcome { Done, Conflict, NotFound }
+
+public sealed class PaymentClient(HttpClient http)
+{
+    public const string Dependency = "payment";
+    public const string Currency = "EUR";
+
+    /// <summary>Authorizes <paramref name="amount"/>; null when Payment saw <paramref name="idempotencyKey"/> with a different body (422).</summary>
+    public async Task<Guid?> AuthorizeAsync(string idempotencyKey, Guid orderId, decimal amount, CancellationToken ct)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/payments/authorizations")
+        {
+            Content = JsonContent.Create(new AuthorizeRequest(orderId, amount, Currency)),
+        }.Idempotent();
+        request.Headers.Add("Idempotency-Key", idempotencyKey);
+        using var response = await DependencyUnavailableException.SendAsync(http, Dependency, request, ct);
+        if (response.StatusCode == HttpStatusCode.UnprocessableEntity) return null;
+        response.EnsureSuccessStatusCode();
+        var authorization = await response.Content.ReadFromJsonAsync<AuthorizationResponse>(ct);
+        return authorization?.Id ?? throw new InvalidOperationException("Payment answered an authorization without an id.");
+    }
+
+    public Task<PaymentOutcome> CaptureAsync(Guid authorizationId, CancellationToken ct) => ActAsync(authorizationId, "capture", ct);
+
+    public Task<PaymentOutcome> VoidAsync(Guid authorizationId, CancellationToken ct) => ActAsync(authorizationId, "void", ct);
+
+    private async Task<PaymentOutcome> ActAsync(Guid authorizationId, string action, CancellationToken ct)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, $"/api/payments/authorizations/{authorizationId}/{action}").Idempotent();
+        using var response = await DependencyUnavailableException.SendAsync(http, Dependency, request, ct);
+        if (response.StatusCode == HttpStatusCode.Conflict) return PaymentOutcome.Conflict;
+        if (response.StatusCode == HttpStatusCode.NotFound) return PaymentOutcome.NotFound;
+        response.EnsureSuccessStatusCode();
+        return PaymentOutcome.Done;
+    }
+
+    private sealed record AuthorizeRequest(Guid OrderId, decimal Amount, string Currency);
+
+    private sealed record AuthorizationResponse(Guid Id);
+}
+
+public static class PaymentClientRegistration
+{
+    public static IServiceCollection AddPaymentClient(this IServiceCollection services)
+    {
+        services.AddValidatedOptions<PaymentResilienceOptions>(PaymentResilienceOptions.SectionName);
+        var client = services.AddHttpClient<PaymentClient>((sp, http) =>
+        {
+            http.BaseAddress = new Uri(sp.GetRequiredService<IOptions<ServicesOptions>>().Value.Payment);
+            http.Timeout = Timeout.InfiniteTimeSpan; // the pipeline's TotalTimeout is the one budget
+        });
+        client.AddResilienceHandler(PaymentClient.Dependency, (pipeline, context) => ClientResilience.Configure(
+            pipeline, PaymentClient.Dependency,
+            context.ServiceProvider.GetRequiredService<IOptions<PaymentResilienceOptions>>().Value,
+            context.ServiceProvider.GetRequiredService<OrderingMetrics>()));
+        // Added after (= inside) the resilience handler: it sees every attempt, not just the logical call.
+        client.AddHttpMessageHandler(sp => new AttemptHeaderHandler(PaymentClient.Dependency, sp.GetRequiredService<OrderingMetrics>()));
+        return services;
+    }
+}

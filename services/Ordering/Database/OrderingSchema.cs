@@ -1,0 +1,52 @@
+// Schema of the orders database: one row per Idempotency-Key (UNIQUE, so a retried or concurrent duplicate POST can
+// never create a second order), its lines, and its status history; plus the outbox/inbox and job queue tables.
+// Doc: docs/failure-modes/race-conditions.md
+using ReliableShop.Jobs;
+using ReliableShop.Outbox;
+
+namespace ReliableShop.Ordering.Database;
+
+public static class OrderingSchema
+{
+    //   Placed ──StockReserved──► Reserved ──capture job──► Confirmed
+    //     └────StockRejected──► Rejected ──void job─────► Cancelled
+    // Every move is a conditional UPDATE (WHERE status = <from>), so a duplicate or late event changes nothing.
+    public const string OrdersSql = """
+        CREATE TABLE IF NOT EXISTS orders (
+            id                       uuid          PRIMARY KEY,
+            idempotency_key          text          NOT NULL UNIQUE,   -- one order per key: the unique insert IS the check
+            request_hash             text          NOT NULL,          -- same key + different body ⇒ 422, never a replay
+            customer_id              text          NOT NULL,
+            status                   text          NOT NULL
+                CHECK (status IN ('Placed', 'Reserved', 'Confirmed', 'Rejected', 'Cancelled')),
+            total                    numeric(12,2) NOT NULL CHECK (total >= 0),
+            payment_authorization_id uuid          NULL,
+            created_at               timestamptz   NOT NULL,
+            updated_at               timestamptz   NOT NULL
+        );
+
+        CREATE TABLE IF NOT EXISTS order_lines (
+            order_id   uuid          NOT NULL REFERENCES orders (id),
+            sku        text          NOT NULL,
+            quantity   int           NOT NULL CHECK (quantity > 0),
+            unit_price numeric(12,2) NOT NULL CHECK (unit_price >= 0),
+            PRIMARY KEY (order_id, sku)                               -- one line per SKU per order
+        );
+
+        CREATE TABLE IF NOT EXISTS order_history (
+            id       bigserial   PRIMARY KEY,
+            order_id uuid        NOT NULL REFERENCES orders (id),
+            status   text        NOT NULL,
+            note     text        NULL,
+            at       timestamptz NOT NULL
+        );
+        CREATE INDEX IF NOT EXISTS order_history_order ON order_history (order_id, id);
+        """;
+
+    /// <summary>Registers the migrations; they run (under an advisory lock) before any hosted service that needs the tables.</summary>
+    public static IServiceCollection AddOrderingDatabase(this IServiceCollection services) =>
+        services.AddDatabaseMigrations(
+            new SchemaMigration("0001_orders", OrdersSql),
+            new SchemaMigration("0002_outbox", OutboxSchema.Sql),
+            new SchemaMigration("0003_jobs", JobsSchema.Sql));
+}

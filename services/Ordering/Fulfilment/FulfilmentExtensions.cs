@@ -1,0 +1,21 @@
+// Registration of order fulfilment beside its code: the two stock consumers (with their retry definitions) and the
+// job queue with the capture/void handlers. Doc: docs/failure-modes/background-jobs.md
+using MassTransit;
+using ReliableShop.Jobs;
+
+namespace ReliableShop.Ordering.Fulfilment;
+
+public static class FulfilmentExtensions
+{
+    /// <summary>Consumers; queues "ordering-stock-reserved" and "ordering-stock-rejected".</summary>
+    public static void AddFulfilmentConsumers(this IBusRegistrationConfigurator bus)
+    {
+        bus.AddConsumer<StockReservedConsumer, StockReservedConsumerDefinition>();
+        bus.AddConsumer<StockRejectedConsumer, StockRejectedConsumerDefinition>();
+    }
+
+    public static IServiceCollection AddFulfilmentJobs(this IServiceCollection services) =>
+        services.AddJobs()
+            .AddJobHandler<CapturePaymentJob>(CapturePaymentJob.Kind)
+            .AddJobHandler<VoidPaymentJob>(VoidPaymentJob.Kind);
+}

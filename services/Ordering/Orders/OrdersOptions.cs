@@ -1,0 +1,22 @@
+// Limits of one order request, bound from "Orders": a typo or an out-of-range value stops the service at start.
+// Doc: docs/failure-modes/load-only-bugs.md
+using System.ComponentModel.DataAnnotations;
+
+namespace ReliableShop.Ordering.Orders;
+
+public sealed class OrdersOptions
+{
+    public const string SectionName = "Orders";
+
+    /// <summary>Most lines (distinct SKUs) in one order; more ⇒ 400 naming "items".</summary>
+    [Range(1, 100)]
+    public int MaxLines { get; set; } = 20;
+
+    /// <summary>Largest quantity of one line; more ⇒ 400 naming "items[i].quantity".</summary>
+    [Range(1, 1_000_000)]
+    public int MaxQuantityPerLine { get; set; } = 1000;
+
+    /// <summary>Largest accepted request body in bytes (read before parsing); more ⇒ 400 naming "body".</summary>
+    [Range(1024, 1_048_576)]
+    public int MaxBodyBytes { get; set; } = 16_384;
+}

@@ -1,0 +1,91 @@
+// The drill KPIs Ordering measures, exported as OpenTelemetry metrics (reliableshop.ordering.*) and, as the same
+// numbers, on GET /admin/stats: attempts per dependency (retry amplification), breaker state, admission rejections.
+// Doc: docs/failure-modes/retry-storm.md
+using System.Collections.Concurrent;
+using System.Diagnostics.Metrics;
+using Polly.CircuitBreaker;
+
+namespace ReliableShop.Ordering.Telemetry;
+
+public sealed class OrderingMetrics
+{
+    public const string MeterName = "ReliableShop.Ordering";
+
+    private readonly ConcurrentDictionary<string, DependencyCounters> _dependencies = new(StringComparer.Ordinal);
+    private readonly Counter<long> _requests;
+    private readonly Counter<long> _attempts;
+    private readonly Counter<long> _breakerTransitions;
+    private readonly Counter<long> _admissionRejected;
+    private readonly Counter<long> _orders;
+    private long _admissionRejectedTotal;
+
+    public OrderingMetrics(IMeterFactory meterFactory)
+    {
+        var meter = meterFactory.Create(MeterName);
+        _requests = meter.CreateCounter<long>("reliableshop.ordering.dependency.requests", "{request}", "Logical calls to a dependency (first attempts).");
+        _attempts = meter.CreateCounter<long>("reliableshop.ordering.dependency.attempts", "{attempt}", "Attempts sent to a dependency, retries included.");
+        _breakerTransitions = meter.CreateCounter<long>("reliableshop.ordering.breaker.transitions", "{transition}", "Circuit breaker state changes.");
+        _admissionRejected = meter.CreateCounter<long>("reliableshop.ordering.admission.rejected", "{request}", "POST /api/orders shed by admission control (503).");
+        _orders = meter.CreateCounter<long>("reliableshop.ordering.orders", "{order}", "Order requests answered, by outcome (placed, replayed).");
+        meter.CreateObservableGauge("reliableshop.ordering.breaker.state", ObserveBreakerStates, "{state}",
+            "Circuit breaker state per dependency: 0 closed, 1 open, 2 half-open, 3 isolated.");
+    }
+
+    public void AttemptSent(string dependency, int attempt)
+    {
+        var counters = For(dependency);
+        var tag = new KeyValuePair<string, object?>("dependency", dependency);
+        if (attempt == 1)
+        {
+            Interlocked.Increment(ref counters.Requests);
+            _requests.Add(1, tag);
+        }
+        Interlocked.Increment(ref counters.Attempts);
+        _attempts.Add(1, tag);
+    }
+
+    public void BreakerChanged(string dependency, CircuitState state)
+    {
+        var counters = For(dependency);
+        counters.State = state;
+        if (state == CircuitState.Open) Interlocked.Increment(ref counters.Opened);
+        _breakerTransitions.Add(1, new("dependency", dependency), new("state", state.ToString()));
+    }
+
+    public void AdmissionRejected()
+    {
+        Interlocked.Increment(ref _admissionRejectedTotal);
+        _admissionRejected.Add(1);
+    }
+
+    public void OrderAnswered(string outcome) => _orders.Add(1, new KeyValuePair<string, object?>("outcome", outcome));
+
+    public OrderingStats Snapshot() => new(
+        _dependencies.ToDictionary(d => d.Key, d => new DependencyStats(
+            Interlocked.Read(ref d.Value.Requests), Interlocked.Read(ref d.Value.Attempts), d.Value.State.ToString(),
+            Interlocked.Read(ref d.Value.Opened))),
+        Interlocked.Read(ref _admissionRejectedTotal));
+
+    private DependencyCounters For(string dependency) => _dependencies.GetOrAdd(dependency, _ => new DependencyCounters());
+
+    private IEnumerable<Measurement<int>> ObserveBreakerStates() =>
+        _dependencies.Select(d => new Measurement<int>((int)d.Value.State, new KeyValuePair<string, object?>("dependency", d.Key)));
+
+    private sealed class DependencyCounters
+    {
+        public long Requests;
+        public long Attempts;
+        public long Opened;
+        public volatile CircuitState State = CircuitState.Closed;
+    }
+}
+
+public static class OrderingMetricsExtensions
+{
+    public static IServiceCollection AddOrderingMetrics(this IServiceCollection services) =>
+        services.AddMetrics().AddSingleton<OrderingMetrics>();
+}
+
+public sealed record DependencyStats(long Requests, long Attempts, string BreakerState, long BreakerOpened);
+
+public sealed record OrderingStats(IReadOnlyDictionary<string, DependencyStats> Dependencies, long AdmissionRejected);
