@@ -8,6 +8,7 @@ var builder = WebApplication.CreateBuilder(args);
 
 builder.AddServiceDefaults();                                                         // ServiceDefaults/: telemetry, health, ProblemDetails
 builder.AddAdminKey();                                                                // Admin:Key guards /admin
+builder.AddFailureModes();                                                            // ServiceDefaults/FailureModes: toggles
 builder.AddNpgsqlDataSource("inventory");                                             // ConnectionStrings:inventory
 builder.Services.AddDatabaseMigrations(InventorySchema.Initial, InventorySchema.Outbox); // Database/: catalog, reservations, outbox
 builder.AddCatalog();                                                                 // Catalog/: store + Redis cache (ConnectionStrings:redis)
@@ -20,6 +21,8 @@ app.MapDefaultEndpoints();                                                      
 app.MapOpenApi();                                                                     // /openapi/v1.json
 app.MapCatalogApi();                                                                  // /api/catalog/items, /api/catalog/prices
 app.MapAdminGroup().MapCatalogAdminApi();                                             // PUT /admin/catalog/items/{sku}
+app.MapFailureModesAdmin();                                                           // /admin/failure-modes
+app.MapDrillStatsAdmin();                                                             // /admin/stats
 
 app.Run();
 

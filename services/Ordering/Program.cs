@@ -14,9 +14,11 @@ using ReliableShop.Outbox;
 var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults();                                      // ServiceDefaults: telemetry, health, discovery, ProblemDetails
 builder.AddAdminKey();                                             // /admin/* requires X-Admin-Key
+builder.AddFailureModes();                                         // ServiceDefaults/FailureModes: toggles (ConnectionStrings:control)
 builder.AddNpgsqlDataSource("orders");                             // ConnectionStrings:orders
 builder.Services.AddOrderingDatabase();                            // Database/: migrations run before anything below starts
 builder.Services.AddOrderingMetrics();                             // Telemetry/: reliableshop.ordering.*
+builder.Services.AddOrderingStats();                               // Admin/OrderingStats.cs: sections of /admin/stats
 builder.Services.AddOutbox(types => types.Add<OrderPlaced>());     // services/Outbox: relay publishes OrderPlaced
 builder.Services.AddFulfilmentJobs();                              // Fulfilment/: job queue + capture/void handlers
 builder.AddMessaging(bus => bus.AddFulfilmentConsumers());         // Fulfilment/: StockReserved / StockRejected consumers
@@ -30,7 +32,9 @@ app.MapDefaultEndpoints();                                         // exception 
 app.UseRateLimiter();                                              // Admission/: sheds before the body is read
 app.UseBodyLimit();                                                // Orders/BodyLimit.cs: Orders:MaxBodyBytes
 app.MapOrdersApi();                                                // Orders/OrdersApi.cs
-app.MapOrderingAdminApi();                                         // Admin/: stats, dead-letter replays
+app.MapFailureModesAdmin();                                        // /admin/failure-modes
+app.MapDrillStatsAdmin();                                          // /admin/stats
+app.MapOrderingAdminApi();                                         // Admin/: dead-letter replays
 app.MapOpenApi();
 app.Run();
 

@@ -8,6 +8,7 @@ var builder = WebApplication.CreateBuilder(args);
 
 builder.AddServiceDefaults();                                          // ServiceDefaults/: telemetry, health, ProblemDetails
 builder.AddAdminKey();                                                 // Admin:Key guards /admin
+builder.AddFailureModes();                                             // ServiceDefaults/FailureModes: toggles
 builder.AddNpgsqlDataSource("payments");                               // ConnectionStrings:payments
 builder.Services.AddDatabaseMigrations(PaymentsSchema.Initial);        // Database/: authorizations, captures, voids
 builder.Services.AddCapacityModel();                                   // Capacity/: Slots × ServiceTimeMs, real queueing
@@ -21,6 +22,8 @@ app.MapDefaultEndpoints();                                             // /healt
 app.MapOpenApi();                                                      // /openapi/v1.json
 app.MapAuthorizationsApi();                                            // /api/payments/authorizations
 app.MapAdminGroup().MapCapacityAdminApi();                             // /admin/capacity
+app.MapFailureModesAdmin();                                            // /admin/failure-modes
+app.MapDrillStatsAdmin();                                              // /admin/stats
 
 app.Run();
 

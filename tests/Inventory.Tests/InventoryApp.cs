@@ -32,6 +32,7 @@ public sealed class InventoryApp(IReadOnlyDictionary<string, string?> settings) 
             ["Cache:KeyPrefix"] = $"test:{Guid.NewGuid():N}:catalog:item:",
             ["Outbox:PollIntervalMs"] = "200",
         };
+        settings["ConnectionStrings:control"] = settings["ConnectionStrings:inventory"]; // failure-mode store, private to the test
         foreach (var (key, value) in overrides)
         {
             settings[key] = value;

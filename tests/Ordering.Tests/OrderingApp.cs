@@ -34,6 +34,7 @@ public sealed class OrderingApp(string connectionString, string messaging, IRead
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         builder.UseSetting("ConnectionStrings:orders", ConnectionString);
+        builder.UseSetting("ConnectionStrings:control", ConnectionString); // failure-mode store, private to the test
         builder.UseSetting("ConnectionStrings:messaging", messaging);
         builder.UseSetting("Admin:Key", AdminKey);
         foreach (var (key, value) in settings) builder.UseSetting(key, value);

@@ -24,6 +24,7 @@ public sealed class PaymentApp(IReadOnlyDictionary<string, string?> settings) : 
             ["Admin:Key"] = AdminKey,
             ["Capacity:ServiceTimeMs"] = "5",
         };
+        settings["ConnectionStrings:control"] = settings["ConnectionStrings:payments"]; // failure-mode store, private to the test
         foreach (var (key, value) in overrides)
         {
             settings[key] = value;
@@ -44,6 +45,7 @@ public sealed class PaymentApp(IReadOnlyDictionary<string, string?> settings) : 
             ["Admin:Key"] = AdminKey,
             ["urls"] = "http://127.0.0.1:0",
         };
+        settings["ConnectionStrings:control"] = settings["ConnectionStrings:payments"];
         foreach (var (key, value) in overrides)
         {
             settings[key] = value;

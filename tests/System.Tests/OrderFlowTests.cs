@@ -61,6 +61,12 @@ public sealed class OrderFlowTests(SystemFixture system, ITestOutputHelper outpu
         var settled = await system.Ordering.WaitUntilSettledAsync(placed, TimeSpan.FromSeconds(60), Ct);
         output.WriteLine($"{settled.Count} orders settled after the kill");
         await AssertInvariantsEventuallyAsync();
+
+        // Restart the killed replica: it must pick up nothing twice, and the fleet keeps settling orders.
+        await system.RestartKilledReplicaAsync(victim.Id, Ct);
+        var after = await Task.WhenAll(Enumerable.Range(0, 20).Select(i => system.Ordering.PlaceOrderAsync([(skus[i % skus.Length], 1)], Ct)));
+        await system.Ordering.WaitUntilSettledAsync(after.Select(p => p.Id), TimeSpan.FromSeconds(30), Ct);
+        await AssertInvariantsEventuallyAsync();
         // Every order produced exactly one reservation outcome (no lost, no duplicated OrderPlaced effect).
         Assert.Equal(await Invariants.ScalarAsync(system.Orders, "SELECT count(*) FROM orders", Ct),
             await Invariants.ScalarAsync(system.InventoryDb, "SELECT count(*) FROM reservation_outcomes", Ct) -

@@ -100,6 +100,26 @@ public sealed class SystemFixture : IAsyncLifetime
         }, healthy => healthy == 2 + OrderingReplicas, StartTimeout, "every service instance healthy");
     }
 
+    /// <summary>Starts again the replica whose process was killed (found by its pid), and waits until it serves.</summary>
+    public async Task RestartKilledReplicaAsync(int pid, CancellationToken ct)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(StartTimeout);
+        string? replica = null;
+        await foreach (var e in App.ResourceNotifications.WatchAsync(timeout.Token))
+        {
+            var property = e.Snapshot.Properties.FirstOrDefault(p => p.Name == "executable.pid");
+            if (property?.Value?.ToString() == pid.ToString(global::System.Globalization.CultureInfo.InvariantCulture))
+            {
+                replica = e.ResourceId;
+                break;
+            }
+        }
+        var result = await App.ResourceCommands.ExecuteCommandAsync(replica!, KnownResourceCommands.StartCommand, timeout.Token);
+        Assert.True(result.Success, $"start {replica}: {result.Message}");
+        await WaitForEveryInstanceAsync(timeout.Token);
+    }
+
     public HttpClient Client(string service) => service switch
     {
         "ordering" => Ordering,

@@ -66,6 +66,18 @@ public sealed class OrderingMetrics
             Interlocked.Read(ref d.Value.Opened))),
         Interlocked.Read(ref _admissionRejectedTotal));
 
+    /// <summary>Zeroes the counts for a new drill phase; breaker states are state, not counts, and stay.</summary>
+    public void Reset()
+    {
+        Interlocked.Exchange(ref _admissionRejectedTotal, 0);
+        foreach (var counters in _dependencies.Values)
+        {
+            Interlocked.Exchange(ref counters.Requests, 0);
+            Interlocked.Exchange(ref counters.Attempts, 0);
+            Interlocked.Exchange(ref counters.Opened, 0);
+        }
+    }
+
     private DependencyCounters For(string dependency) => _dependencies.GetOrAdd(dependency, _ => new DependencyCounters());
 
     private IEnumerable<Measurement<int>> ObserveBreakerStates() =>
