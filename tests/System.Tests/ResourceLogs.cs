@@ -9,6 +9,9 @@ namespace ReliableShop.SystemTests;
 
 internal static class ResourceLogs
 {
+    /// <summary>The latest event of every resource instance (replicas have their own ids), by resource id.</summary>
+    public static System.Collections.Concurrent.ConcurrentDictionary<string, ResourceEvent> Latest { get; } = new();
+
     public static string Directory { get; } = Path.Combine(Servers.RepositoryRoot(), "artifacts", "system-tests");
 
     public static void CopyToFiles(DistributedApplication app, CancellationToken stop)
@@ -20,6 +23,7 @@ internal static class ResourceLogs
         {
             await foreach (var e in app.ResourceNotifications.WatchAsync(stop))
             {
+                Latest[e.ResourceId] = e;
                 if (!watched.Add(e.ResourceId)) continue;
                 _ = Task.Run(() => CopyAsync(loggers, e.ResourceId, stop), stop);
             }

@@ -105,20 +105,19 @@ public sealed class SystemFixture : IAsyncLifetime
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
         timeout.CancelAfter(StartTimeout);
-        string? replica = null;
-        await foreach (var e in App.ResourceNotifications.WatchAsync(timeout.Token))
-        {
-            var property = e.Snapshot.Properties.FirstOrDefault(p => p.Name == "executable.pid");
-            if (property?.Value?.ToString() == pid.ToString(global::System.Globalization.CultureInfo.InvariantCulture))
-            {
-                replica = e.ResourceId;
-                break;
-            }
-        }
+        // The killed replica is the Ordering replica that is no longer running (DCP does not restart it by itself).
+        var replica = await Eventually.WaitAsync(() => Task.FromResult(StoppedOrderingReplica()),
+            id => id is not null, TimeSpan.FromSeconds(30), $"the Ordering replica of pid {pid} reported as stopped");
         var result = await App.ResourceCommands.ExecuteCommandAsync(replica!, KnownResourceCommands.StartCommand, timeout.Token);
         Assert.True(result.Success, $"start {replica}: {result.Message}");
         await WaitForEveryInstanceAsync(timeout.Token);
     }
+
+    private static string? StoppedOrderingReplica() =>
+        ResourceLogs.Latest.Values
+            .Where(e => e.Resource.Name == "ordering" && e.Snapshot.State?.Text is "Exited" or "Finished" or "FailedToStart")
+            .Select(e => e.ResourceId)
+            .FirstOrDefault();
 
     public HttpClient Client(string service) => service switch
     {
