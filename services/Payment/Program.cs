@@ -2,6 +2,8 @@
 using ReliableShop.Payment.Authorizations;
 using ReliableShop.Payment.Capacity;
 using ReliableShop.Payment.Database;
+using ReliableShop.Payment.Faults;
+using ReliableShop.Payment.Invariants;
 using ReliableShop.Payment.Telemetry;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -12,7 +14,8 @@ builder.AddFailureModes();                                             // Servic
 builder.AddNpgsqlDataSource("payments");                               // ConnectionStrings:payments
 builder.Services.AddDatabaseMigrations(PaymentsSchema.Initial);        // Database/: authorizations, captures, voids
 builder.Services.AddCapacityModel();                                   // Capacity/: Slots × ServiceTimeMs, real queueing
-builder.Services.AddSingleton<RequestMetrics>();                       // Telemetry/: payment_requests_total
+builder.Services.AddPaymentFaults();                                   // Faults/: what active failure modes impose on charges
+builder.Services.AddPaymentTelemetry();                                // Telemetry/: requests, faults; /admin/stats "payment"
 builder.Services.AddSingleton<AuthorizationStore>();                   // Authorizations/: unique insert, conditional UPDATEs
 builder.Services.AddOpenApi();
 
@@ -21,9 +24,10 @@ var app = builder.Build();
 app.MapDefaultEndpoints();                                             // /health, /alive
 app.MapOpenApi();                                                      // /openapi/v1.json
 app.MapAuthorizationsApi();                                            // /api/payments/authorizations
-app.MapAdminGroup().MapCapacityAdminApi();                             // /admin/capacity
+app.MapAdminGroup().MapCapacityAdminApi();                             // GET, PUT /admin/capacity
 app.MapFailureModesAdmin();                                            // /admin/failure-modes
 app.MapDrillStatsAdmin();                                              // /admin/stats
+app.MapPaymentInvariants();                                            // Invariants/: GET /admin/invariants (+ /authorizations)
 
 app.Run();
 

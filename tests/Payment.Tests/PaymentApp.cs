@@ -3,6 +3,7 @@ using System.Diagnostics.Metrics;
 using System.Net.Http.Json;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 using ReliableShop.TestServers;
@@ -13,7 +14,24 @@ public sealed class PaymentApp(IReadOnlyDictionary<string, string?> settings) : 
 {
     public const string AdminKey = "test-admin-key-0123456789";
 
+    private Action<IServiceCollection> testServices = _ => { };
+
     public string ConnectionString => settings["ConnectionStrings:payments"]!;
+
+    /// <summary>Replaces services (a FakeTimeProvider, a seeded Random) before the host is built; call before first use.</summary>
+    public PaymentApp WithServices(Action<IServiceCollection> configure)
+    {
+        testServices += configure;
+        return this;
+    }
+
+    /// <summary>A client that sends the admin key on every request (harmless on the public routes).</summary>
+    public HttpClient CreateAdminClient()
+    {
+        var client = CreateClient();
+        client.DefaultRequestHeaders.Add("X-Admin-Key", AdminKey);
+        return client;
+    }
 
     /// <summary>A Payment host with its own database; <paramref name="overrides"/> win over the test defaults.</summary>
     public static async Task<PaymentApp> CreateAsync(params (string Key, string? Value)[] overrides)
@@ -63,6 +81,7 @@ public sealed class PaymentApp(IReadOnlyDictionary<string, string?> settings) : 
         {
             builder.UseSetting(key, value);
         }
+        builder.ConfigureTestServices(services => testServices(services));
     }
 
     public async Task<long> CountAsync(string sql, object? parameter = null)

@@ -1,9 +1,10 @@
 // The payment-provider API: authorize (idempotent by Idempotency-Key), capture, void, read. Authorize, capture and
-// void each pass through the capacity model first, so overload shows up as queueing, not as free throughput.
+// void each pass through the active faults and the capacity model first (Faults/FaultInjectionFilter), so overload
+// shows up as queueing, not as free throughput; the handlers then only record the result.
 // Doc: docs/failure-modes/race-conditions.md
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
-using ReliableShop.Payment.Capacity;
+using ReliableShop.Payment.Faults;
 using ReliableShop.Payment.Telemetry;
 
 namespace ReliableShop.Payment.Authorizations;
@@ -15,23 +16,22 @@ public static class AuthorizationsApi
     public static IEndpointRouteBuilder MapAuthorizationsApi(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup(Prefix).WithTags("Authorizations");
-        group.MapPost("/", AuthorizeAsync).CountedAs("authorize");
-        group.MapGet("/{id:guid}", GetAsync).CountedAs("get");
-        group.MapPost("/{id:guid}/capture", CaptureAsync).CountedAs("capture");
-        group.MapPost("/{id:guid}/void", VoidAsync).CountedAs("void");
+        group.MapPost("/", AuthorizeAsync).CountedAs("authorize").WithPaymentFaults();
+        group.MapGet("/{id:guid}", GetAsync).CountedAs("get");                       // reads: no faults, no slot
+        group.MapPost("/{id:guid}/capture", CaptureAsync).CountedAs("capture").WithPaymentFaults();
+        group.MapPost("/{id:guid}/void", VoidAsync).CountedAs("void").WithPaymentFaults();
         return app;
     }
 
     public static async Task<Results<Created<Authorization>, Ok<Authorization>, ValidationProblem, ProblemHttpResult>> AuthorizeAsync(
         [FromHeader(Name = AuthorizeRequest.IdempotencyKeyHeader)] string? idempotencyKey, AuthorizeRequest request,
-        AuthorizationStore store, CapacityModel capacity, CancellationToken ct)
+        AuthorizationStore store, CancellationToken ct)
     {
         var errors = AuthorizeRequest.Validate(idempotencyKey, request);
         if (errors.Count > 0)
         {
             return TypedResults.ValidationProblem(errors);
         }
-        using var slot = await capacity.EnterAsync(ct);
         if (await store.AuthorizeAsync(idempotencyKey!, request, ct) is not var (authorization, created))
         {
             return TypedResults.Problem(statusCode: StatusCodes.Status422UnprocessableEntity,
@@ -45,18 +45,12 @@ public static class AuthorizationsApi
         await store.GetAsync(id, ct) is { } authorization ? TypedResults.Ok(authorization) : NotFound(id);
 
     public static async Task<Results<Ok<Authorization>, ProblemHttpResult>> CaptureAsync(
-        Guid id, AuthorizationStore store, CapacityModel capacity, CancellationToken ct)
-    {
-        using var slot = await capacity.EnterAsync(ct);
-        return Outcome(id, "capture", await store.CaptureAsync(id, ct));
-    }
+        Guid id, AuthorizationStore store, CancellationToken ct) =>
+        Outcome(id, "capture", await store.CaptureAsync(id, ct));
 
     public static async Task<Results<Ok<Authorization>, ProblemHttpResult>> VoidAsync(
-        Guid id, AuthorizationStore store, CapacityModel capacity, CancellationToken ct)
-    {
-        using var slot = await capacity.EnterAsync(ct);
-        return Outcome(id, "void", await store.VoidAsync(id, ct));
-    }
+        Guid id, AuthorizationStore store, CancellationToken ct) =>
+        Outcome(id, "void", await store.VoidAsync(id, ct));
 
     private static Results<Ok<Authorization>, ProblemHttpResult> Outcome(
         Guid id, string operation, (TransitionOutcome Outcome, Authorization? Authorization) result) => result switch

@@ -1,4 +1,5 @@
-// Input rules for an authorization; checked before anything is queued or written, each error naming its field.
+// Input rules for an authorization; checked before anything is written (after the provider's faults and capacity slot,
+// like every call a real PSP receives), each error naming its field.
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;

@@ -5,10 +5,16 @@ using Microsoft.Extensions.Options;
 
 namespace ReliableShop.Payment.Capacity;
 
+public sealed record CapacitySize(int Slots, TimeSpan ServiceTime);
+
 public sealed class CapacityModel(IOptions<CapacityOptions> options, CapacityMetrics metrics, TimeProvider time)
 {
     private readonly SlotLimiter slots = new(options.Value.Slots);
     private long serviceTimeTicks = TimeSpan.FromMilliseconds(options.Value.ServiceTimeMs).Ticks;
+    private volatile CapacitySize configured = new(options.Value.Slots, TimeSpan.FromMilliseconds(options.Value.ServiceTimeMs));
+
+    /// <summary>The capacity without faults: the options at start, then what PUT /admin/capacity set.</summary>
+    public CapacitySize Configured => configured;
 
     public int Slots => slots.Limit;
 
@@ -17,6 +23,9 @@ public sealed class CapacityModel(IOptions<CapacityOptions> options, CapacityMet
     public int InUse => slots.InUse;
 
     public int Queued => slots.Queued;
+
+    /// <summary>Changes the configured capacity; PaymentFaults.SyncCapacity applies it (or what an active mode asks).</summary>
+    public void Configure(CapacitySize size) => configured = size;
 
     /// <summary>Changes capacity at runtime; requests already in service keep their slot and their service time.</summary>
     public void Update(int newSlots, TimeSpan newServiceTime)
@@ -42,7 +51,10 @@ public sealed class CapacityModel(IOptions<CapacityOptions> options, CapacityMet
         var slot = new Slot(slots, metrics);
         try
         {
-            await Task.Delay(ServiceTime, time, ct);
+            if (ServiceTime > TimeSpan.Zero)
+            {
+                await Task.Delay(ServiceTime, time, ct);
+            }
             return slot;
         }
         catch
