@@ -63,7 +63,7 @@ public sealed class OrderFlowTests(SystemFixture system, ITestOutputHelper outpu
         await AssertInvariantsEventuallyAsync();
 
         // Restart the killed replica: it must pick up nothing twice, and the fleet keeps settling orders.
-        await system.RestartKilledReplicaAsync(victim.Id, Ct);
+        await system.RestartKilledReplicaAsync("ordering", Ct);
         var after = await Task.WhenAll(Enumerable.Range(0, 20).Select(i => system.Ordering.PlaceOrderAsync([(skus[i % skus.Length], 1)], Ct)));
         await system.Ordering.WaitUntilSettledAsync(after.Select(p => p.Id), TimeSpan.FromSeconds(30), Ct);
         await AssertInvariantsEventuallyAsync();

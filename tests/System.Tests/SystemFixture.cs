@@ -77,7 +77,7 @@ public sealed class SystemFixture : IAsyncLifetime
     }
 
     // The resource-level wait does not cover each replica: also wait until every instance answers /health.
-    private async Task WaitForEveryInstanceAsync(CancellationToken ct)
+    public async Task WaitForEveryInstanceAsync(CancellationToken ct)
     {
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
         await Eventually.WaitAsync(async () =>
@@ -100,22 +100,30 @@ public sealed class SystemFixture : IAsyncLifetime
         }, healthy => healthy == 2 + OrderingReplicas, StartTimeout, "every service instance healthy");
     }
 
-    /// <summary>Starts again the replica whose process was killed (found by its pid), and waits until it serves.</summary>
-    public async Task RestartKilledReplicaAsync(int pid, CancellationToken ct)
+    /// <summary>Kills one instance of <paramref name="service"/> (SIGKILL: no graceful shutdown) and starts it again.</summary>
+    public async Task KillAndRestartAsync(string service, CancellationToken ct)
+    {
+        var victim = ServiceInstances.Find(DatabasePrefix).First(i => i.Service == service);
+        global::System.Diagnostics.Process.GetProcessById(victim.ProcessId).Kill(entireProcessTree: true);
+        await RestartKilledReplicaAsync(service, ct);
+    }
+
+    /// <summary>Starts again the instance of <paramref name="service"/> whose process was killed, and waits until it serves.</summary>
+    public async Task RestartKilledReplicaAsync(string service, CancellationToken ct)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
         timeout.CancelAfter(StartTimeout);
-        // The killed replica is the Ordering replica that is no longer running (DCP does not restart it by itself).
-        var replica = await Eventually.WaitAsync(() => Task.FromResult(StoppedOrderingReplica()),
-            id => id is not null, TimeSpan.FromSeconds(30), $"the Ordering replica of pid {pid} reported as stopped");
+        // The killed instance is the one no longer running (DCP does not restart it by itself).
+        var replica = await Eventually.WaitAsync(() => Task.FromResult(StoppedInstance(service)),
+            id => id is not null, TimeSpan.FromSeconds(30), $"the killed {service} instance reported as stopped");
         var result = await App.ResourceCommands.ExecuteCommandAsync(replica!, KnownResourceCommands.StartCommand, timeout.Token);
         Assert.True(result.Success, $"start {replica}: {result.Message}");
         await WaitForEveryInstanceAsync(timeout.Token);
     }
 
-    private static string? StoppedOrderingReplica() =>
+    private static string? StoppedInstance(string service) =>
         ResourceLogs.Latest.Values
-            .Where(e => e.Resource.Name == "ordering" && e.Snapshot.State?.Text is "Exited" or "Finished" or "FailedToStart")
+            .Where(e => e.Resource.Name == service && e.Snapshot.State?.Text is "Exited" or "Finished" or "FailedToStart")
             .Select(e => e.ResourceId)
             .FirstOrDefault();
 
