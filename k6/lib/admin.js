@@ -175,7 +175,7 @@ export function checkInvariants(options) {
   const started = Date.now();
   let report = null;
   for (;;) {
-    const res = http.get(`${ORDERING_URL}/admin/invariants`, params({ name: 'GET /admin/invariants' }));
+    const res = http.get(`${ORDERING_URL}/admin/invariants?settleSeconds=0`, params({ name: 'GET /admin/invariants' }));
     report = res.status === 200 ? json(res) : null;
     if (report && report.total === 0) break;
     if (Date.now() - started >= settleSeconds * 1000) break;

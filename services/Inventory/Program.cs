@@ -1,7 +1,9 @@
 // Inventory: catalog (Redis cache-aside over PostgreSQL) and stock reservation (OrderPlaced → StockReserved |
 // StockRejected through the outbox). Table of contents:
+using ReliableShop.Inventory.Admin;
 using ReliableShop.Inventory.Catalog;
 using ReliableShop.Inventory.Database;
+using ReliableShop.Inventory.Invariants;
 using ReliableShop.Inventory.Reservations;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -10,9 +12,10 @@ builder.AddServiceDefaults();                                                   
 builder.AddAdminKey();                                                                // Admin:Key guards /admin
 builder.AddFailureModes();                                                            // ServiceDefaults/FailureModes: toggles
 builder.AddNpgsqlDataSource("inventory");                                             // ConnectionStrings:inventory
-builder.Services.AddDatabaseMigrations(InventorySchema.Initial, InventorySchema.Outbox); // Database/: catalog, reservations, outbox
+builder.Services.AddDatabaseMigrations(InventorySchema.All);                          // Database/: catalog, reservations, outbox, stock accounting
 builder.AddCatalog();                                                                 // Catalog/: store + Redis cache (ConnectionStrings:redis)
 builder.AddReservations();                                                            // Reservations/: OrderPlaced consumer, outbox relay
+builder.Services.AddInventoryStats();                                                 // Admin/InventoryStats.cs: sections of /admin/stats
 builder.Services.AddOpenApi();
 
 var app = builder.Build();
@@ -23,6 +26,7 @@ app.MapCatalogApi();                                                            
 app.MapAdminGroup().MapCatalogAdminApi();                                             // PUT /admin/catalog/items/{sku}
 app.MapFailureModesAdmin();                                                           // /admin/failure-modes
 app.MapDrillStatsAdmin();                                                             // /admin/stats
+app.MapInventoryInvariants();                                                         // Invariants/: GET /admin/invariants (+ /outcomes)
 
 app.Run();
 

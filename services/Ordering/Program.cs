@@ -7,6 +7,7 @@ using ReliableShop.Ordering.Admission;
 using ReliableShop.Ordering.Clients;
 using ReliableShop.Ordering.Database;
 using ReliableShop.Ordering.Fulfilment;
+using ReliableShop.Ordering.Invariants;
 using ReliableShop.Ordering.Orders;
 using ReliableShop.Ordering.Telemetry;
 using ReliableShop.Outbox;
@@ -25,6 +26,7 @@ builder.AddMessaging(bus => bus.AddFulfilmentConsumers());         // Fulfilment
 builder.Services.AddDependencyClients();                           // Clients/: Inventory + Payment, one pipeline each
 builder.Services.AddAdmission();                                   // Admission/: concurrency limit on POST /api/orders
 builder.Services.AddOrders();                                      // Orders/: limits, validation, bad-body mapping
+builder.Services.AddOrderingInvariants();                          // Invariants/: peers' invariants (Inventory, Payment)
 builder.Services.AddOpenApi();                                     // /openapi/v1.json
 
 var app = builder.Build();
@@ -35,6 +37,7 @@ app.MapOrdersApi();                                                // Orders/Ord
 app.MapFailureModesAdmin();                                        // /admin/failure-modes
 app.MapDrillStatsAdmin();                                          // /admin/stats
 app.MapOrderingAdminApi();                                         // Admin/: dead-letter replays
+app.MapOrderingInvariants();                                       // Invariants/: GET /admin/invariants, the system view
 app.MapOpenApi();
 app.Run();
 

@@ -83,7 +83,8 @@ public sealed class InvariantsTests(SystemFixture system, ITestOutputHelper outp
 
     private async Task<InvariantReport> ZeroAsync()
     {
-        var report = await Eventually.WaitAsync(() => Invariants.CheckAsync(system, Ct, SettleSeconds), r => r.AllZero, Converge, "invariants at zero");
+        var report = await Eventually.WaitAsync(() => Invariants.CheckAsync(system, Ct, SettleSeconds), r => r.AllZero,
+            Converge, "invariants at zero");
         output.WriteLine(report.ToString());
         return report;
     }

@@ -45,7 +45,7 @@ public static class CatalogAdminApi
         {
             return TypedResults.ValidationProblem(errors);
         }
-        var item = await store.UpdateAsync(sku, request.Price, request.Available, ct); // autocommit: committed on return
+        var item = await store.UpdateAsync(sku, request.Price, request.Available, ct); // committed on return
         if (item is null)
         {
             return CatalogApi.NotFound(sku);

@@ -38,11 +38,21 @@ public sealed class CatalogStore(NpgsqlDataSource db)
     public async Task<CatalogItem?> UpdateAsync(string sku, decimal? price, int? available, CancellationToken ct)
     {
         await using var connection = await db.OpenConnectionAsync(ct);
-        return await connection.QuerySingleOrDefaultAsync<CatalogItem>(new CommandDefinition($"""
+        await using var tx = await connection.BeginTransactionAsync(ct);
+        // Lock first: a reservation in flight holds the row until its reservation rows commit, and the UPDATE below
+        // (a fresh READ COMMITTED snapshot) then counts them in received.
+        await connection.ExecuteAsync(new CommandDefinition(
+            "SELECT 1 FROM catalog_items WHERE sku = @Sku FOR UPDATE", new { Sku = sku }, tx, cancellationToken: ct));
+        var item = await connection.QuerySingleOrDefaultAsync<CatalogItem>(new CommandDefinition($"""
             UPDATE catalog_items
-            SET price = COALESCE(@Price, price), available = COALESCE(@Available, available), version = version + 1
+            SET price = COALESCE(@Price, price), available = COALESCE(@Available, available), version = version + 1,
+                -- stock accounting: a new stock figure means received = that stock + the units already reserved
+                received = CASE WHEN @Available::int IS NULL THEN received
+                                ELSE @Available + (SELECT coalesce(sum(quantity), 0) FROM reservations WHERE sku = @Sku) END
             WHERE sku = @Sku
             RETURNING {Columns}
-            """, new { Sku = sku, Price = price, Available = available }, cancellationToken: ct));
+            """, new { Sku = sku, Price = price, Available = available }, tx, cancellationToken: ct));
+        await tx.CommitAsync(ct);
+        return item;
     }
 }

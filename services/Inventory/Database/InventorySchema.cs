@@ -44,4 +44,17 @@ public static class InventorySchema
 
     /// <summary>outbox_messages + inbox_messages (idempotent DDL owned by the Outbox library).</summary>
     public static readonly SchemaMigration Outbox = new("0002_outbox", OutboxSchema.Sql);
+
+    // Stock accounting for the oversold invariant (Invariants/InventoryInvariants.cs).
+    // received = every unit ever made available for sale. Reserving moves units from available to reservations and
+    // leaves it alone, so sum(reservations) > received proves an oversell even when a lost update kept available >= 0.
+    public static readonly SchemaMigration StockAccounting = new("0003_stock_accounting", """
+        ALTER TABLE catalog_items ADD COLUMN received int NOT NULL DEFAULT 0;
+
+        UPDATE catalog_items c
+        SET received = c.available + coalesce((SELECT sum(r.quantity) FROM reservations r WHERE r.sku = c.sku), 0);
+        """);
+
+    /// <summary>Every migration, in the order they run.</summary>
+    public static SchemaMigration[] All => [Initial, Outbox, StockAccounting];
 }

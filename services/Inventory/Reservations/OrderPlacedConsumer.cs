@@ -5,12 +5,17 @@ using ReliableShop.Contracts;
 
 namespace ReliableShop.Inventory.Reservations;
 
-public sealed class OrderPlacedConsumer(StockReservation reservation, ILogger<OrderPlacedConsumer> logger) : IConsumer<OrderPlaced>
+public sealed class OrderPlacedConsumer(StockReservation reservation, ConsumerStats stats, ILogger<OrderPlacedConsumer> logger)
+    : IConsumer<OrderPlaced>
 {
+    public const string StatsName = "orderPlaced";
+
     public async Task Consume(ConsumeContext<OrderPlaced> context)
     {
+        stats.Received(StatsName, context);
         var messageId = context.MessageId ?? throw new InvalidOperationException("OrderPlaced without a MessageId cannot be deduplicated.");
         var result = await reservation.ReserveAsync(context.Message.OrderId, context.Message.Lines, messageId, context.CancellationToken);
+        if (result == ReservationResult.Duplicate) stats.Duplicate(StatsName);
         logger.LogInformation("Order {OrderId}: {Result} (message {MessageId})", context.Message.OrderId, result, messageId);
     }
 }

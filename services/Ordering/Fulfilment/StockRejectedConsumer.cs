@@ -9,13 +9,17 @@ using ReliableShop.Outbox;
 
 namespace ReliableShop.Ordering.Fulfilment;
 
-public sealed class StockRejectedConsumer(NpgsqlDataSource db, TimeProvider time) : IConsumer<StockRejected>
+public sealed class StockRejectedConsumer(NpgsqlDataSource db, TimeProvider time, ConsumerStats stats) : IConsumer<StockRejected>
 {
+    public const string StatsName = "stockRejected";
     public const string InboxName = "ordering.stock-rejected";
 
-    public Task Consume(ConsumeContext<StockRejected> context) =>
-        HandleAsync(context.MessageId ?? throw new InvalidOperationException("StockRejected without a MessageId cannot be deduplicated."),
-            context.Message, context.CancellationToken);
+    public async Task Consume(ConsumeContext<StockRejected> context)
+    {
+        stats.Received(StatsName, context);
+        var messageId = context.MessageId ?? throw new InvalidOperationException("StockRejected without a MessageId cannot be deduplicated.");
+        if (!await HandleAsync(messageId, context.Message, context.CancellationToken)) stats.Duplicate(StatsName);
+    }
 
     /// <returns>False when the message was a duplicate delivery (nothing written).</returns>
     public async Task<bool> HandleAsync(Guid messageId, StockRejected message, CancellationToken ct)

@@ -10,13 +10,17 @@ using ReliableShop.Outbox;
 
 namespace ReliableShop.Ordering.Fulfilment;
 
-public sealed class StockReservedConsumer(NpgsqlDataSource db, TimeProvider time) : IConsumer<StockReserved>
+public sealed class StockReservedConsumer(NpgsqlDataSource db, TimeProvider time, ConsumerStats stats) : IConsumer<StockReserved>
 {
+    public const string StatsName = "stockReserved";
     public const string InboxName = "ordering.stock-reserved";
 
-    public Task Consume(ConsumeContext<StockReserved> context) =>
-        HandleAsync(context.MessageId ?? throw new InvalidOperationException("StockReserved without a MessageId cannot be deduplicated."),
-            context.Message, context.CancellationToken);
+    public async Task Consume(ConsumeContext<StockReserved> context)
+    {
+        stats.Received(StatsName, context);
+        var messageId = context.MessageId ?? throw new InvalidOperationException("StockReserved without a MessageId cannot be deduplicated.");
+        if (!await HandleAsync(messageId, context.Message, context.CancellationToken)) stats.Duplicate(StatsName);
+    }
 
     /// <returns>False when the message was a duplicate delivery (nothing written).</returns>
     public async Task<bool> HandleAsync(Guid messageId, StockReserved message, CancellationToken ct)

@@ -1,0 +1,50 @@
+// Ordering's own invariants, computed by SQL on the orders database: every query counts violations, so any non-zero
+// count means the guarantee in its comment was broken. Reported as "ordering.<name>" by GET /admin/invariants.
+// Doc: docs/architecture.md ("Measuring drills")
+using Dapper;
+using Npgsql;
+
+namespace ReliableShop.Ordering.Invariants;
+
+public static class OrderingInvariants
+{
+    // non-zero: one Idempotency-Key produced several orders — a retried or concurrent POST bypassed the unique insert.
+    public const string DuplicateOrdersPerKeySql = "SELECT count(*) - count(DISTINCT idempotency_key) FROM orders";
+
+    // non-zero: orders placed before settling that are still not Confirmed/Cancelled — an event or a job got lost.
+    public const string UnsettledOrdersSql = """
+        SELECT count(*) FROM orders
+        WHERE status NOT IN ('Confirmed', 'Cancelled') AND created_at < @SettledBefore
+        """;
+
+    // non-zero: work nobody does — a lease expired more than a reaper interval ago (a crashed worker nobody reaped),
+    // or a queued job overdue by more than 60 s (no worker is claiming).
+    public const string StuckJobsSql = """
+        SELECT count(*) FROM jobs
+        WHERE (state = 'running' AND locked_until < now() - make_interval(secs => @ReaperIntervalSeconds))
+           OR (state = 'queued' AND run_at < now() - interval '60 seconds')
+        """;
+
+    // non-zero: capture/void jobs that used up their attempts (or failed permanently) and wait for an operator.
+    public const string DeadJobsSql = "SELECT count(*) FROM jobs WHERE state = 'dead'";
+
+    // non-zero: OrderPlaced events that used up their publish attempts: Inventory never hears of those orders.
+    public const string DeadOutboxMessagesSql = "SELECT count(*) FROM outbox_messages WHERE status = 'dead'";
+
+    public static async Task<SortedDictionary<string, long>> CheckAsync(
+        NpgsqlConnection connection, DateTimeOffset settledBefore, int reaperIntervalSeconds, CancellationToken ct)
+    {
+        var args = new { SettledBefore = settledBefore, ReaperIntervalSeconds = reaperIntervalSeconds };
+        return new SortedDictionary<string, long>(StringComparer.Ordinal)
+        {
+            ["duplicateOrdersPerKey"] = await CountAsync(connection, DuplicateOrdersPerKeySql, args, ct),
+            ["unsettledOrders"] = await CountAsync(connection, UnsettledOrdersSql, args, ct),
+            ["stuckJobs"] = await CountAsync(connection, StuckJobsSql, args, ct),
+            ["deadJobs"] = await CountAsync(connection, DeadJobsSql, args, ct),
+            ["deadOutboxMessages"] = await CountAsync(connection, DeadOutboxMessagesSql, args, ct),
+        };
+    }
+
+    internal static Task<long> CountAsync(NpgsqlConnection connection, string sql, object args, CancellationToken ct) =>
+        connection.ExecuteScalarAsync<long>(new CommandDefinition(sql, args, cancellationToken: ct));
+}
