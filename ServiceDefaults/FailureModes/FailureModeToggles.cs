@@ -4,19 +4,24 @@ namespace ReliableShop.FailureModes;
 
 public sealed class FailureModeToggles
 {
-    private volatile FailureModeSnapshot current = FailureModeSnapshot.AllOff;
+    private FailureModeSnapshot current = FailureModeSnapshot.AllOff;
 
-    public FailureModeSnapshot Current => current;
+    public FailureModeSnapshot Current => Volatile.Read(ref current);
 
-    public ActiveFailureMode this[string id] => current[id];
+    public ActiveFailureMode this[string id] => Current[id];
 
     /// <summary>The mode's state; a convenience for `if (modes.StateOf(Ids.Outbox) == Reproduce)`.</summary>
-    public FailureModeState StateOf(string id) => current[id].State;
+    public FailureModeState StateOf(string id) => Current[id].State;
 
+    // Only forward: the admin API and the sync loop load concurrently, and a load that started before a write may
+    // finish after the load that saw it — replacing by "different version" would put the old snapshot back.
     internal bool Replace(FailureModeSnapshot snapshot)
     {
-        if (snapshot.Version == current.Version) return false;
-        current = snapshot;
-        return true;
+        while (true)
+        {
+            var seen = current;
+            if (snapshot.Version <= seen.Version) return false;
+            if (Interlocked.CompareExchange(ref current, snapshot, seen) == seen) return true;
+        }
     }
 }

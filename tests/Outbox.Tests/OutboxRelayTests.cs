@@ -32,18 +32,17 @@ public sealed class OutboxRelayTests
     public async Task TwoRelays_SameDatabase500Rows_EachRowPublishedExactlyOnce()
     {
         await using var db = await OutboxDatabase.CreateAsync();
+        var receipts = new Receipts();
+        Action<OutboxOptions> small = o => o.BatchSize = 20; // small batches so both relays keep competing for rows
+        // The consumer's host first, so its queue is bound before the second relay publishes anything; the rows are
+        // enqueued once both relays run, so both compete for them.
+        await using var first = await RelayHost.StartAsync(db, receipts, small);
+        await using var second = await RelayHost.StartAsync(db, options: small);
         var ids = new List<Guid>();
         for (var i = 0; i < 5; i++) ids.AddRange(await db.EnqueueAsync(100));
-        var receipts = new Receipts();
 
-        Action<OutboxOptions> small = o => o.BatchSize = 20; // small batches so both relays keep competing for rows
-        var relays = await Task.WhenAll(RelayHost.StartAsync(db, receipts, small), RelayHost.StartAsync(db, options: small));
-        await using (relays[0])
-        await using (relays[1])
-        {
-            await Eventually.WaitAsync(() => db.CountAsync("published", ids), n => n == 500, Timeout, "rows published");
-            await Eventually.WaitAsync(() => Task.FromResult(receipts.ReceivedOf(ids)), n => n == 500, Timeout, "rows delivered");
-        }
+        await Eventually.WaitAsync(() => db.CountAsync("published", ids), n => n == 500, Timeout, "rows published");
+        await Eventually.WaitAsync(() => Task.FromResult(receipts.ReceivedOf(ids)), n => n == 500, Timeout, "rows delivered");
 
         Assert.All(ids, id => Assert.Equal(1, receipts.DeliveriesOf(id)));
         Assert.Equal(500, receipts.Deliveries.Count);

@@ -65,10 +65,17 @@ internal sealed class RelayHost(IHost host, TestLog log) : IAsyncDisposable
         builder.Logging.AddProvider(log);
         builder.Services.AddSingleton(database.DataSource);
         services?.Invoke(builder.Services);
+        // The bus first: hosted services start in registration order, and with WaitUntilStarted the consumer's queue
+        // is bound before the relay publishes its first row (RabbitMQ drops, and still confirms, unroutable messages).
+        if (withBus) await AddBusAsync(builder.Services, receipts, durableQueue);
+        var beforeOutbox = builder.Services.Count;
         builder.Services.AddOutbox(types => types.Add<OutboxTestMessage>());
         builder.Services.Configure<OutboxOptions>(o => options?.Invoke(o));
-        if (!withRelay) builder.Services.RemoveAll<IHostedService>();
-        if (withBus) await AddBusAsync(builder.Services, receipts, durableQueue);
+        if (!withRelay)
+        {
+            var relayServices = builder.Services.Skip(beforeOutbox).Where(d => d.ServiceType == typeof(IHostedService)).ToList();
+            foreach (var descriptor in relayServices) builder.Services.Remove(descriptor);
+        }
         var host = builder.Build();
         await host.StartAsync(TestContext.Current.CancellationToken);
         return new RelayHost(host, log);

@@ -2,6 +2,7 @@
 // whose inbox makes a redelivery a no-op. Doc: docs/failure-modes/outbox.md
 using MassTransit;
 using ReliableShop.Contracts;
+using ReliableShop.Drills;
 
 namespace ReliableShop.Inventory.Reservations;
 

@@ -6,6 +6,7 @@ using Npgsql;
 using ReliableShop.Contracts;
 using ReliableShop.Jobs;
 using ReliableShop.Outbox;
+using ReliableShop.Drills;
 
 namespace ReliableShop.Ordering.Fulfilment;
 

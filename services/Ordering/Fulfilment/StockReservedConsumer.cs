@@ -7,6 +7,7 @@ using Npgsql;
 using ReliableShop.Contracts;
 using ReliableShop.Jobs;
 using ReliableShop.Outbox;
+using ReliableShop.Drills;
 
 namespace ReliableShop.Ordering.Fulfilment;
 

@@ -1,13 +1,11 @@
 // Deliveries per consumer, for the "consumers" section of GET /admin/stats and the OpenTelemetry counter
-// reliableshop.ordering.consumer.deliveries: how many arrived, how many were redeliveries (the broker's redelivered
+// reliableshop.consumer.deliveries: how many arrived, how many were redeliveries (the broker's redelivered
 // flag or an in-process retry), and how many duplicates the inbox absorbed. Doc: docs/failure-modes/background-jobs.md
 using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
 using MassTransit;
-using ReliableShop.Drills;
-using ReliableShop.Ordering.Telemetry;
 
-namespace ReliableShop.Ordering.Fulfilment;
+namespace ReliableShop.Drills;
 
 public sealed record ConsumerCounts(long Received, long Redeliveries, long Duplicates);
 
@@ -16,8 +14,8 @@ public sealed class ConsumerStats(IMeterFactory meterFactory, params string[] co
 {
     private readonly ConcurrentDictionary<string, Counts> counts =
         new(consumers.Select(c => KeyValuePair.Create(c, new Counts())), StringComparer.Ordinal);
-    private readonly Counter<long> deliveries = meterFactory.Create(OrderingMetrics.MeterName).CreateCounter<long>(
-        "reliableshop.ordering.consumer.deliveries", "{delivery}", "Deliveries per consumer, by kind: first, redelivery, duplicate.");
+    private readonly Counter<long> deliveries = meterFactory.Create(DrillStats.MeterName).CreateCounter<long>(
+        "reliableshop.consumer.deliveries", "{delivery}", "Deliveries per consumer, by kind: first, redelivery, duplicate.");
 
     public string Section => "consumers";
 
@@ -31,7 +29,7 @@ public sealed class ConsumerStats(IMeterFactory meterFactory, params string[] co
         deliveries.Add(1, new("consumer", consumer), new("kind", redelivery ? "redelivery" : "first"));
     }
 
-    /// <summary>The delivery changed nothing: the inbox had already recorded its MessageId.</summary>
+    /// <summary>The delivery changed nothing: the inbox (or an idempotency check) had already absorbed it.</summary>
     public void Duplicate(string consumer)
     {
         Interlocked.Increment(ref For(consumer).Duplicates);
