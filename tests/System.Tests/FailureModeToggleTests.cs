@@ -49,6 +49,17 @@ public sealed class FailureModeToggleTests(SystemFixture system, ITestOutputHelp
         Assert.Equal(50, mode.GetProperty("parameters").GetProperty("readerPauseMs").GetDouble());
     }
 
+    [Fact]
+    public async Task DashboardCommand_StaleCacheContain_SetsTheModeEverywhere()
+    {
+        // The same call a click on the dashboard button makes (after its confirmation dialog).
+        var instances = ServiceInstances.Find(system.DatabasePrefix);
+        var result = await system.App.ResourceCommands.ExecuteCommandAsync("inventory", "failure-mode-stale-cache-contain", Ct);
+
+        Assert.True(result.Success, result.Message);
+        await WaitForEverywhereAsync(instances, "stale-cache", "contain");
+    }
+
     [Theory]
     [InlineData(Server.Redis)]
     [InlineData(Server.RabbitMq)]
