@@ -3,7 +3,7 @@
 # runtime. Idempotent: safe to run twice. Works as root, and through sudo otherwise.
 #
 #   infra/local-servers.sh up              install if missing, start, create the role and databases
-#   infra/local-servers.sh env             print the environment variables the AppHost and the tests read
+#   infra/local-servers.sh env [--tests]   print the environment variables the AppHost (or, --tests, the tests) read
 #   infra/local-servers.sh stop|start X    stop/start one server (X = postgres | redis | rabbitmq); tests use this
 #   infra/local-servers.sh status          one line per server
 #   infra/local-servers.sh drop-test-databases   drop the databases earlier test runs left
@@ -91,6 +91,13 @@ start_rabbitmq() {
   for _ in $(seq 1 120); do rabbit_app_up && return 0; sleep 0.5; done
   log "RabbitMQ did not become ready"; return 1
 }
+# Test runs use their own vhost, so a running AppHost (vhost "/") and a test run never consume each other's messages.
+TEST_VHOST="reliableshop-tests"
+configure_rabbitmq() {
+  $SUDO rabbitmqctl -q list_vhosts | grep -qx "$TEST_VHOST" || $SUDO rabbitmqctl -q add_vhost "$TEST_VHOST"
+  $SUDO rabbitmqctl -q set_permissions -p "$TEST_VHOST" guest ".*" ".*" ".*" >/dev/null
+}
+
 # stop/start of the broker application only (the Erlang node stays up): a real outage for clients, back in ~2 s.
 stop_rabbitmq() { $SUDO rabbitmqctl -q stop_app; }
 
@@ -101,6 +108,9 @@ export RELIABLESHOP_POSTGRES='Host=127.0.0.1;Port=$PG_PORT;Username=$PG_USER;Pas
 export RELIABLESHOP_REDIS='127.0.0.1:$REDIS_PORT'
 export RELIABLESHOP_RABBITMQ='amqp://guest:guest@127.0.0.1:$RABBIT_PORT/'
 ENV
+  if [[ "${1:-}" == "--tests" ]]; then
+    echo "export RELIABLESHOP_RABBITMQ='amqp://guest:guest@127.0.0.1:$RABBIT_PORT/$TEST_VHOST'"
+  fi
 }
 
 case "${1:-up}" in
@@ -108,10 +118,10 @@ case "${1:-up}" in
     install_packages
     start_postgres; configure_postgres
     start_redis
-    start_rabbitmq
+    start_rabbitmq; configure_rabbitmq
     log "PostgreSQL :$PG_PORT, Redis :$REDIS_PORT, RabbitMQ :$RABBIT_PORT are up on 127.0.0.1"
     ;;
-  env) print_env ;;
+  env) print_env "${2:-}" ;;
   stop)
     case "${2:?server}" in
       postgres) $SUDO pg_ctlcluster 15 main stop -m fast ;;

@@ -11,7 +11,7 @@ RESULTS="$ROOT/artifacts/test-results"
 
 if [[ -z "${RELIABLESHOP_POSTGRES:-}" ]] && ! docker info >/dev/null 2>&1; then
   infra/local-servers.sh up || { echo "could not start local servers"; echo "0 passed, 1 failed"; exit 1; }
-  eval "$(infra/local-servers.sh env)"
+  eval "$(infra/local-servers.sh env --tests)"
 fi
 export ASPIRE_ALLOW_UNSECURED_TRANSPORT=true
 if [[ "${RELIABLESHOP_INFRA:-}" == local ]]; then
