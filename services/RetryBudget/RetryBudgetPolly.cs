@@ -1,0 +1,23 @@
+// The budget inside a Polly retry strategy: wraps ShouldHandle so that every first attempt deposits and every retry
+// must withdraw. Polly asks ShouldHandle after the last attempt too, so no withdrawal is made for a retry that
+// MaxRetryAttempts would not run anyway.
+using Polly;
+using Polly.Retry;
+
+namespace ReliableShop.RetryBudget;
+
+public static class RetryBudgetPolly
+{
+    public static RetryStrategyOptions<T> WithBudget<T>(this RetryStrategyOptions<T> retry, RetryBudget budget)
+    {
+        var inner = retry.ShouldHandle;
+        var maxRetries = retry.MaxRetryAttempts;
+        retry.ShouldHandle = async args =>
+        {
+            if (args.AttemptNumber == 0) budget.RecordRequest();
+            if (!await inner(args)) return false;
+            return args.AttemptNumber < maxRetries && budget.TryWithdrawRetry(); // false ⇒ fail fast with this outcome
+        };
+        return retry;
+    }
+}
