@@ -32,7 +32,6 @@ public static class ServiceDefaultsExtensions
         builder.Services.Configure<ExceptionHandlerOptions>(o => o.StatusCodeSelector = e =>
             e is Microsoft.AspNetCore.Http.BadHttpRequestException bad ? bad.StatusCode : 500);
         builder.Services.AddSingleton(TimeProvider.System);
-        builder.Services.AddSingleton<ReliableShop.Drills.DrillStats>();
         builder.Services.AddDrillStatsSource<ReliableShop.Drills.PoolStatsSource>();
         return builder;
     }

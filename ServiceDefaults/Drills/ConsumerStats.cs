@@ -12,9 +12,11 @@ public sealed record ConsumerCounts(long Received, long Redeliveries, long Dupli
 /// <param name="consumers">Listed from the start (zeros), so the section's shape never depends on traffic.</param>
 public sealed class ConsumerStats(IMeterFactory meterFactory, params string[] consumers) : IDrillStatsSource
 {
+    public const string MeterName = "ReliableShop.Consumers";
+
     private readonly ConcurrentDictionary<string, Counts> counts =
         new(consumers.Select(c => KeyValuePair.Create(c, new Counts())), StringComparer.Ordinal);
-    private readonly Counter<long> deliveries = meterFactory.Create(DrillStats.MeterName).CreateCounter<long>(
+    private readonly Counter<long> deliveries = meterFactory.Create(MeterName).CreateCounter<long>(
         "reliableshop.consumer.deliveries", "{delivery}", "Deliveries per consumer, by kind: first, redelivery, duplicate.");
 
     public string Section => "consumers";

@@ -1,4 +1,4 @@
-// GET /admin/stats: {"service": "...", "counters": {...}, "<section>": {...}} · POST /admin/stats/reset: zero the counters.
+// GET /admin/stats: {"service": "...", "<section>": {...}, ...} · POST /admin/stats/reset: zero every section's counts.
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -28,9 +28,8 @@ public static class DrillStatsExtensions
     {
         var group = app.MapAdminGroup("/admin/stats");
         group.MapGet("/", ReadAsync);
-        group.MapPost("/reset", (DrillStats stats, IEnumerable<IDrillStatsSource> sources) =>
+        group.MapPost("/reset", (IEnumerable<IDrillStatsSource> sources) =>
         {
-            stats.Reset();
             foreach (var source in sources) source.Reset();
             return TypedResults.NoContent();
         });
@@ -38,13 +37,9 @@ public static class DrillStatsExtensions
     }
 
     private static async Task<Ok<Dictionary<string, object>>> ReadAsync(
-        DrillStats stats, IEnumerable<IDrillStatsSource> sources, IHostEnvironment environment, CancellationToken ct)
+        IEnumerable<IDrillStatsSource> sources, IHostEnvironment environment, CancellationToken ct)
     {
-        var body = new Dictionary<string, object>
-        {
-            ["service"] = environment.ApplicationName.ToLowerInvariant(),
-            ["counters"] = stats.Snapshot(),
-        };
+        var body = new Dictionary<string, object> { ["service"] = environment.ApplicationName.ToLowerInvariant() };
         foreach (var source in sources)
         {
             body[source.Section] = await source.ReadAsync(ct);

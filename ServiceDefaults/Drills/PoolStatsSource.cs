@@ -5,7 +5,7 @@ using System.Diagnostics.Metrics;
 
 namespace ReliableShop.Drills;
 
-public sealed class PoolStatsSource : IDrillStatsSource, IDisposable
+public sealed partial class PoolStatsSource : IDrillStatsSource, IDisposable
 {
     private readonly MeterListener listener = new();
     private readonly ConcurrentDictionary<string, double> observed = new(); // gauges: re-read on every request
@@ -49,9 +49,13 @@ public sealed class PoolStatsSource : IDrillStatsSource, IDisposable
         }
         // Several data sources (the service's, the control store's) report separately; keep the name short.
         var name = $"{instrument.Name.Replace("db.client.connection.", "", StringComparison.Ordinal)}{state}";
-        var key = pool.Contains("Database=control", StringComparison.OrdinalIgnoreCase) ? "control." + name : name;
+        var key = ControlPool().IsMatch(pool) ? "control." + name : name;
         (instrument.IsObservable ? observed : counted).AddOrUpdate(key, value, (_, v) => v + value);
     }
+
+    // The failure-mode store's pool: its database is "control", or "<prefix>control" when runs share a server.
+    [System.Text.RegularExpressions.GeneratedRegex("Database=[^;]*control(;|$)", System.Text.RegularExpressions.RegexOptions.IgnoreCase)]
+    private static partial System.Text.RegularExpressions.Regex ControlPool();
 
     public void Dispose() => listener.Dispose();
 }

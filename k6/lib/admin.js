@@ -158,7 +158,7 @@ export function resetStats(service) {
   return res.status >= 200 && res.status < 300;
 }
 
-/** GET {service}/admin/stats: {"service", "counters": {name: {kind: n}}, "<section>": {...}}, or null when unreadable. */
+/** GET {service}/admin/stats: {"service", "<section>": {...}, ...} (sections per pattern), or null when unreadable. */
 export function readStats(service) {
   const res = http.get(`${serviceUrl(service)}/admin/stats`, params({ name: 'GET /admin/stats', service }));
   return res.status === 200 ? json(res) : null;
