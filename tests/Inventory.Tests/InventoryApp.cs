@@ -76,23 +76,7 @@ public sealed class InventoryApp(IReadOnlyDictionary<string, string?> settings) 
     public IDatabase Redis => Services.GetRequiredService<IConnectionMultiplexer>().GetDatabase();
 
     /// <summary>A listener for this host's instruments only (other hosts in the test run have their own meter factory).</summary>
-    public MeterListener Listen(Action<MeterListener> configure)
-    {
-        var scope = Services.GetRequiredService<IMeterFactory>();
-        var listener = new MeterListener
-        {
-            InstrumentPublished = (instrument, l) =>
-            {
-                if (instrument.Meter.Scope == scope)
-                {
-                    l.EnableMeasurementEvents(instrument);
-                }
-            },
-        };
-        configure(listener);
-        listener.Start();
-        return listener;
-    }
+    public MeterListener Listen(Action<MeterListener> configure) => Services.ListenToHost(configure);
 }
 
 /// <summary>One Inventory host (own database, own key prefix) per test class: classes run in parallel, a class's tests in sequence.</summary>

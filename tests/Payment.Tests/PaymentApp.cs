@@ -97,23 +97,7 @@ public sealed class PaymentApp(IReadOnlyDictionary<string, string?> settings) : 
     }
 
     /// <summary>A listener for this host's instruments only (other hosts in the test run have their own meter factory).</summary>
-    public MeterListener Listen(Action<MeterListener> configure)
-    {
-        var scope = Services.GetRequiredService<IMeterFactory>();
-        var listener = new MeterListener
-        {
-            InstrumentPublished = (instrument, l) =>
-            {
-                if (instrument.Meter.Scope == scope)
-                {
-                    l.EnableMeasurementEvents(instrument);
-                }
-            },
-        };
-        configure(listener);
-        listener.Start();
-        return listener;
-    }
+    public MeterListener Listen(Action<MeterListener> configure) => Services.ListenToHost(configure);
 }
 
 /// <summary>One Payment host shared by the tests that do not change its options; each test uses its own keys and orders.</summary>
