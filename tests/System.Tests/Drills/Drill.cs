@@ -1,0 +1,106 @@
+// One failure-mode drill against the running system: flip the mode (and wait until every instance runs it), reset
+// and read /admin/stats on every instance, and record what each phase measured — to the test output and to
+// artifacts/drills/<mode>.txt, the file a doc page quotes its numbers from.
+using System.Net.Http.Json;
+using System.Text.Json;
+using ReliableShop.TestServers;
+
+namespace ReliableShop.SystemTests.Drills;
+
+public sealed class Drill(SystemFixture system, string mode, ITestOutputHelper output)
+{
+    private static readonly TimeSpan Propagation = TimeSpan.FromSeconds(2);
+    private readonly List<string> lines = [];
+
+    public string Mode => mode;
+    public SystemFixture System => system;
+
+    /// <summary>Sets the mode's state (and parameters) through the admin API, then waits until every instance runs it.</summary>
+    public async Task SetAsync(string state, object? parameters, CancellationToken ct)
+    {
+        using var response = await system.Ordering.PutAsJsonAsync($"/admin/failure-modes/{mode}",
+            parameters is null ? new { state } : (object)new { state, parameters }, ct);
+        Assert.True(response.IsSuccessStatusCode, $"PUT {mode} {state} → {(int)response.StatusCode} {await response.Content.ReadAsStringAsync(ct)}");
+        await ForEveryInstanceAsync(async (client, instance) =>
+        {
+            await Eventually.WaitAsync(async () => await StateAsync(client, ct), s => s == state, Propagation,
+                $"{mode}={state} on {instance.Service} pid {instance.ProcessId}");
+        });
+        Record($"-- {mode} → {state}" + (parameters is null ? "" : " " + JsonSerializer.Serialize(parameters)));
+    }
+
+    public Task SetAsync(string state, CancellationToken ct) => SetAsync(state, null, ct);
+
+    /// <summary>Every mode back to off (the drill's last step, and its cleanup when an assertion failed).</summary>
+    public async Task ResetModesAsync(CancellationToken ct)
+    {
+        using var response = await system.Ordering.PostAsync("/admin/failure-modes/reset", null, ct);
+        response.EnsureSuccessStatusCode();
+        await ForEveryInstanceAsync(async (client, instance) =>
+            await Eventually.WaitAsync(async () => await StateAsync(client, ct), s => s == "off", Propagation,
+                $"{mode}=off on {instance.Service} pid {instance.ProcessId}"));
+    }
+
+    /// <summary>Zeroes /admin/stats on every instance, so the next read covers one phase only.</summary>
+    public Task ResetStatsAsync(CancellationToken ct) =>
+        ForEveryInstanceAsync(async (client, _) => (await client.PostAsync("/admin/stats/reset", null, ct)).EnsureSuccessStatusCode());
+
+    /// <summary>/admin/stats of every instance of <paramref name="service"/> ("ordering", "inventory", "payment").</summary>
+    public async Task<IReadOnlyList<JsonElement>> StatsAsync(string service, CancellationToken ct)
+    {
+        var stats = new List<JsonElement>();
+        await ForEveryInstanceAsync(async (client, instance) =>
+        {
+            if (instance.Service != service) return;
+            using var json = JsonDocument.Parse(await client.GetStringAsync("/admin/stats", ct));
+            lock (stats) stats.Add(json.RootElement.Clone());
+        });
+        return stats;
+    }
+
+    /// <summary>A number summed over every instance of <paramref name="service"/>, e.g. Sum("ordering", "ordering.dependencies.payment.attempts").</summary>
+    public async Task<long> SumAsync(string service, string path, CancellationToken ct) =>
+        (await StatsAsync(service, ct)).Sum(s => Read(s, path));
+
+    /// <summary>The value at a dotted path of a stats document; 0 when a section has not counted anything yet.</summary>
+    public static long Read(JsonElement stats, string path)
+    {
+        var element = stats;
+        foreach (var part in path.Split('.'))
+        {
+            if (element.ValueKind != JsonValueKind.Object || !element.TryGetProperty(part, out element)) return 0;
+        }
+        return element.ValueKind == JsonValueKind.Number ? (long)element.GetDouble() : 0;
+    }
+
+    /// <summary>Writes one measured line to the test output and to artifacts/drills/&lt;mode&gt;.txt.</summary>
+    public void Record(string line)
+    {
+        output.WriteLine(line);
+        lines.Add(line);
+        var directory = Path.Combine(Servers.RepositoryRoot(), "artifacts", "drills");
+        global::System.IO.Directory.CreateDirectory(directory);
+        File.WriteAllLines(Path.Combine(directory, $"{mode}.txt"),
+            [$"# {mode} drill, {DateTimeOffset.Now:yyyy-MM-dd HH:mm zzz}, {Environment.ProcessorCount} cores", .. lines]);
+    }
+
+    public void Record(LoadReport report) => Record(report.ToString());
+
+    public async Task ForEveryInstanceAsync(Func<HttpClient, ServiceInstance, Task> action)
+    {
+        var instances = ServiceInstances.Find(system.DatabasePrefix);
+        Assert.Equal(2 + SystemFixture.OrderingReplicas, instances.Count);
+        await Task.WhenAll(instances.Select(async instance =>
+        {
+            using var client = new HttpClient { BaseAddress = instance.BaseAddress, Timeout = TimeSpan.FromSeconds(10) };
+            client.DefaultRequestHeaders.Add("X-Admin-Key", system.AdminKey);
+            await action(client, instance);
+        }));
+    }
+
+    private async Task<string?> StateAsync(HttpClient client, CancellationToken ct)
+    {
+        using var json = JsonDocument.Parse(await client.GetStringAsync("/admin/failure-modes", ct));
+        return json.RootElement.EnumerateArray().Single(m => m.GetProperty("id").GetString() == mode).GetProperty("state").GetString();
+    }
+}
