@@ -8,15 +8,18 @@ public sealed class RetryBudget
 {
     private readonly RetryBudgetOptions options;
     private readonly TimeProvider time;
+    private readonly Func<RetryBudgetLimits> limits;
     private readonly long[] requests, retries; // per-second buckets of the sliding window, indexed by second % window
     private readonly long[] bucketSecond;
     private readonly Lock gate = new();
     private long requestsTotal, retriesAllowed, retriesRefused;
 
-    public RetryBudget(RetryBudgetOptions options, TimeProvider time)
+    /// <param name="limits">Optional live limits (percent, floor) read at every withdrawal; the options' values otherwise.</param>
+    public RetryBudget(RetryBudgetOptions options, TimeProvider time, Func<RetryBudgetLimits>? limits = null)
     {
         this.options = options;
         this.time = time;
+        this.limits = limits ?? (() => new RetryBudgetLimits(options.Percent, options.MinRetriesPerSecond));
         requests = new long[options.WindowSeconds];
         retries = new long[options.WindowSeconds];
         bucketSecond = new long[options.WindowSeconds];
@@ -38,7 +41,8 @@ public sealed class RetryBudget
         lock (gate)
         {
             var bucket = Bucket();
-            var allowed = requests.Sum() * options.Percent / 100.0 + options.MinRetriesPerSecond * options.WindowSeconds;
+            var (percent, minPerSecond) = limits();
+            var allowed = requests.Sum() * percent / 100.0 + minPerSecond * options.WindowSeconds;
             if (retries.Sum() + 1 > allowed)
             {
                 retriesRefused++;
@@ -80,5 +84,7 @@ public sealed class RetryBudget
         return index;
     }
 }
+
+public readonly record struct RetryBudgetLimits(double Percent, double MinRetriesPerSecond);
 
 public sealed record RetryBudgetStats(long Requests, long RetriesAllowed, long RetriesRefused);

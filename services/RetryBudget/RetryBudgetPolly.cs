@@ -8,7 +8,8 @@ namespace ReliableShop.RetryBudget;
 
 public static class RetryBudgetPolly
 {
-    public static RetryStrategyOptions<T> WithBudget<T>(this RetryStrategyOptions<T> retry, RetryBudget budget)
+    /// <param name="onExhausted">Called when a retry was wanted but the budget refused it (the call fails fast).</param>
+    public static RetryStrategyOptions<T> WithBudget<T>(this RetryStrategyOptions<T> retry, RetryBudget budget, Action? onExhausted = null)
     {
         var inner = retry.ShouldHandle;
         var maxRetries = retry.MaxRetryAttempts;
@@ -16,7 +17,10 @@ public static class RetryBudgetPolly
         {
             if (args.AttemptNumber == 0) budget.RecordRequest();
             if (!await inner(args)) return false;
-            return args.AttemptNumber < maxRetries && budget.TryWithdrawRetry(); // false ⇒ fail fast with this outcome
+            if (args.AttemptNumber >= maxRetries) return false;
+            if (budget.TryWithdrawRetry()) return true;
+            onExhausted?.Invoke();
+            return false; // fail fast with this outcome
         };
         return retry;
     }

@@ -8,7 +8,7 @@ public sealed class OptionsTests
     [InlineData("Admission:PermitLimt", "5", "PermitLimt")]
     [InlineData("Admission:PermitLimit", "0", "PermitLimit")]
     [InlineData("Orders:MaxLines", "101", "MaxLines")]
-    [InlineData("Resilience:Payment:SamplingDuration", "00:00:05", "Resilience:Payment:SamplingDuration")]
+    [InlineData("Resilience:Payment:SamplingDuration", "00:00:04", "Resilience:Payment:SamplingDuration")]
     public async Task Startup_BadOption_FailsNamingTheKey(string key, string value, string named)
     {
         await using var app = await OrderingApp.CreateAsync(new Dictionary<string, string> { [key] = value });

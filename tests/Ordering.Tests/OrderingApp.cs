@@ -1,5 +1,5 @@
 // Ordering hosted in-process against real PostgreSQL (a fresh database per app) and real RabbitMQ; only the HTTP hop
-// to Inventory and Payment is replaced by in-test fakes (the typed clients' primary handler), so the resilience
+// to Inventory and Payment is replaced by in-test fakes (the named clients' primary handler), so the resilience
 // pipelines, the database guarantees and the job queue under test are the production ones.
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
@@ -49,8 +49,11 @@ public sealed class OrderingApp(string connectionString, string messaging, IRead
         builder.ConfigureLogging(logging => logging.AddProvider(Log));
         builder.ConfigureTestServices(services =>
         {
-            services.AddHttpClient<InventoryClient>().ConfigurePrimaryHttpMessageHandler(() => Inventory);
-            services.AddHttpClient<PaymentClient>().ConfigurePrimaryHttpMessageHandler(() => Payment);
+            services.AddHttpClient(InventoryClient.Dependency).ConfigurePrimaryHttpMessageHandler(() => Inventory);
+            foreach (var path in Enum.GetValues<ClientPath>())
+            {
+                services.AddHttpClient(ClientPaths.ClientName(PaymentClient.Dependency, path)).ConfigurePrimaryHttpMessageHandler(() => Payment);
+            }
             // The relay is the Outbox library's subject (Outbox.Tests). Here it would publish test orders to the shared
             // broker, where other test runs' Inventory consumers could reserve stock for them; outbox rows stay pending.
             var relay = services.Single(d => d.ServiceType == typeof(IHostedService) && d.ImplementationType?.Name == "OutboxRelay");

@@ -31,4 +31,12 @@ public static class Requests
         request.Headers.Add("X-Admin-Key", OrderingApp.AdminKey);
         return client.SendAsync(request, Ct);
     }
+
+    public static async Task SetModeAsync(this HttpClient client, string mode, string state)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Put, $"/admin/failure-modes/{mode}") { Content = JsonContent.Create(new { state }) };
+        request.Headers.Add("X-Admin-Key", OrderingApp.AdminKey);
+        using var response = await client.SendAsync(request, Ct);
+        response.EnsureSuccessStatusCode();
+    }
 }

@@ -1,44 +1,82 @@
 // Per-client resilience: each dependency has its own pipeline. Payment failing opens Payment's breaker only —
-// Inventory calls keep flowing; and a retried attempt is visible to the server as X-Attempt: 2.
+// Inventory calls keep flowing — and orders are accepted as PaymentPending (202), then authorized and placed once
+// Payment answers again. In circuit-breaker reproduce the naive pipeline has neither breaker nor fallback. A retried
+// attempt is visible to the server as X-Attempt: 2.
 using System.Net;
+using ReliableShop.TestServers;
 
 namespace ReliableShop.Ordering.Tests;
 
 public sealed class ResilienceTests
 {
     [Fact]
-    public async Task PaymentDown_OpensPaymentBreakerOnly_InventoryStillCalled()
+    public async Task PaymentDown_OpensPaymentBreakerOnly_OrdersAcceptedAsPendingThenPlacedWhenPaymentRecovers()
     {
         await using var app = await OrderingApp.CreateAsync(new Dictionary<string, string>
         {
             ["Resilience:Payment:MinimumThroughput"] = "4",
             ["Resilience:Payment:MaxRetryAttempts"] = "1",
             ["Resilience:Payment:RetryBaseDelay"] = "00:00:00.010",
-            ["Resilience:Payment:BreakDuration"] = "00:05:00",
+            ["Resilience:Payment:BreakDuration"] = "00:00:01",
+            ["Jobs:RetryBaseDelayMs"] = "50",
+            ["Jobs:RetryMaxDelayMs"] = "500",
         });
         using var client = app.Start();
         app.Payment.Down = true;
 
-        string? reason = null;
-        for (var i = 0; i < 10 && reason != "circuit-open"; i++)
+        var accepted = new List<Guid>();
+        string? breaker = null;
+        for (var i = 0; i < 10 && breaker != "Open"; i++)
         {
             using var response = await client.PlaceAsync(Requests.NewKey(), Requests.Body(("SKU-0020", 1)));
-            Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
-            reason = (await response.JsonAsync()).GetProperty("reason").GetString();
+            Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+            var order = await response.JsonAsync();
+            Assert.Equal("PaymentPending", order.GetProperty("status").GetString());
+            accepted.Add(order.GetProperty("id").GetGuid());
+            breaker = (await PaymentStatsAsync(client)).GetProperty("breakerState").GetString();
         }
-        Assert.Equal("circuit-open", reason);
+        Assert.Equal("Open", breaker);
 
         var (inventoryBefore, paymentBefore) = (app.Inventory.Calls, app.Payment.AuthorizeAttempts);
         using var shortCircuited = await client.PlaceAsync(Requests.NewKey(), Requests.Body(("SKU-0021", 1)));
 
-        Assert.Equal(HttpStatusCode.ServiceUnavailable, shortCircuited.StatusCode);
-        Assert.True(shortCircuited.Headers.Contains("Retry-After"));
+        Assert.Equal(HttpStatusCode.Accepted, shortCircuited.StatusCode);
+        accepted.Add((await shortCircuited.JsonAsync()).GetProperty("id").GetGuid());
         Assert.Equal(inventoryBefore + 1, app.Inventory.Calls);          // Inventory's breaker is closed: the call went out
-        Assert.Equal(paymentBefore, app.Payment.AuthorizeAttempts);       // Payment's is open: nothing reached Payment
-        using var stats = await client.AdminGetAsync("/admin/stats");
-        var dependencies = (await stats.JsonAsync()).GetProperty("ordering").GetProperty("dependencies");
-        Assert.Equal("Open", dependencies.GetProperty("payment").GetProperty("breakerState").GetString());
-        Assert.Equal("Closed", dependencies.GetProperty("inventory").GetProperty("breakerState").GetString());
+        using (var stats = await client.AdminGetAsync("/admin/stats"))
+        {
+            var dependencies = (await stats.JsonAsync()).GetProperty("ordering").GetProperty("dependencies");
+            Assert.Equal("Closed", dependencies.GetProperty("inventory").GetProperty("breakerState").GetString());
+            Assert.True(dependencies.GetProperty("payment").GetProperty("shortCircuited").GetInt64() >= 1);
+        }
+
+        // Payment recovers: every accepted order is authorized once (same payment key) and placed with its OrderPlaced event.
+        app.Payment.Down = false;
+        await Eventually.WaitAsync(
+            () => Db.ScalarAsync<long>(app.ConnectionString, "SELECT count(*) FROM orders WHERE status = 'Placed' AND payment_authorization_id IS NOT NULL"),
+            placed => placed == accepted.Count, TimeSpan.FromSeconds(30), "every PaymentPending order authorized and placed");
+        Assert.Equal(accepted.Count, app.Payment.Authorizations);
+        Assert.Equal(accepted.Count, await Db.ScalarAsync<long>(app.ConnectionString,
+            "SELECT count(*) FROM outbox_messages WHERE message_type LIKE '%OrderPlaced%'"));
+        Assert.True(paymentBefore <= app.Payment.AuthorizeAttempts);
+    }
+
+    [Fact]
+    public async Task CircuitBreakerReproduce_PaymentDown_EveryCallPaysAllAttemptsAndGets503()
+    {
+        await using var app = await OrderingApp.CreateAsync(new Dictionary<string, string> { ["Resilience:Payment:MinimumThroughput"] = "2" });
+        using var client = app.Start();
+        await client.SetModeAsync("circuit-breaker", "reproduce"); // the answering instance applies it before it answers
+        app.Payment.Down = true;
+
+        for (var i = 0; i < 5; i++)
+        {
+            var before = app.Payment.AuthorizeAttempts;
+            using var response = await client.PlaceAsync(Requests.NewKey(), Requests.Body(("SKU-0022", 1)));
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+            Assert.Equal(4, app.Payment.AuthorizeAttempts - before); // no breaker: 1 + 3 immediate retries, every time
+        }
+        Assert.Equal(["1", "2", "3", "4"], app.Payment.AttemptHeaders.Take(4));
         Assert.Equal(0, await Db.ScalarAsync<long>(app.ConnectionString, "SELECT count(*) FROM orders"));
     }
 
@@ -57,9 +95,15 @@ public sealed class ResilienceTests
         Assert.Equal(HttpStatusCode.Created, response.StatusCode);
         Assert.Equal(new[] { "1", "2" }, app.Payment.AttemptHeaders);
         Assert.Equal(1, app.Payment.Authorizations);
-        using var stats = await client.AdminGetAsync("/admin/stats");
-        var payment = (await stats.JsonAsync()).GetProperty("ordering").GetProperty("dependencies").GetProperty("payment");
+        var payment = await PaymentStatsAsync(client);
         Assert.Equal(1, payment.GetProperty("requests").GetInt64());
         Assert.Equal(2, payment.GetProperty("attempts").GetInt64());
+        Assert.Equal(1, payment.GetProperty("retries").GetInt64());
+    }
+
+    private static async Task<System.Text.Json.JsonElement> PaymentStatsAsync(HttpClient client)
+    {
+        using var stats = await client.AdminGetAsync("/admin/stats");
+        return (await stats.JsonAsync()).GetProperty("ordering").GetProperty("dependencies").GetProperty("payment");
     }
 }

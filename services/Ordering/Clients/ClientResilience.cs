@@ -1,13 +1,48 @@
-// The shape every client's pipeline has, outermost first: total timeout → retry (exponential + jitter, honours
-// Retry-After, idempotent requests only) → circuit breaker → attempt timeout. Each client builds its OWN instance
-// (its own breaker) from its own options section; there is no blanket handler shared by all clients.
-// Doc: docs/failure-modes/circuit-breaker.md
+// How Ordering calls a dependency, as resilience pipelines built side by side. Each client builds its OWN instances
+// (its own breaker, its own budget) from its own options section; there is no blanket handler shared by all clients.
+// The failure-mode toggles choose the path per call (ClientPaths): the protected pipeline normally and in `contain`,
+// the naive one in `reproduce` of retry-storm, retry-budget and circuit-breaker.
+// Doc: docs/failure-modes/circuit-breaker.md, retry-storm.md, retry-budget.md
+using System.Threading.RateLimiting;
 using Microsoft.Extensions.Http.Resilience;
 using Polly;
 using Polly.CircuitBreaker;
+using Polly.Retry;
+using Polly.Timeout;
+using ReliableShop.FailureModes;
 using ReliableShop.Ordering.Telemetry;
+using ReliableShop.RetryBudget;
 
 namespace ReliableShop.Ordering.Clients;
+
+/// <summary>The pipeline a call takes.</summary>
+public enum ClientPath
+{
+    /// <summary>Every control: deadline, one retry layer with backoff + jitter + Retry-After under a budget, breaker, bulkhead.</summary>
+    Protected,
+
+    /// <summary>The protected pipeline without its breaker: what the retry budget alone holds (retry-budget drill, contain).</summary>
+    BudgetOnly,
+
+    /// <summary>Timeouts and a per-request retry cap, nothing else (reproduce).</summary>
+    Naive,
+}
+
+public static class ClientPaths
+{
+    /// <summary>The path of a Payment call under the current toggles. Inventory calls always take the protected path.</summary>
+    public static ClientPath ForPayment(FailureModeSnapshot modes)
+    {
+        if (modes["retry-storm"].Naive || modes["retry-budget"].Naive || modes["circuit-breaker"].Naive) return ClientPath.Naive;
+        return modes["retry-budget"].State == FailureModeState.Contain ? ClientPath.BudgetOnly : ClientPath.Protected;
+    }
+
+    public static string ClientName(string dependency, ClientPath path) => path switch
+    {
+        ClientPath.Protected => dependency,
+        _ => $"{dependency}-{path.ToString().ToLowerInvariant()}",
+    };
+}
 
 public static class ClientResilience
 {
@@ -20,11 +55,24 @@ public static class ClientResilience
         return request;
     }
 
-    public static void Configure(ResiliencePipelineBuilder<HttpResponseMessage> pipeline, string dependency,
-        ClientResilienceOptions options, OrderingMetrics metrics)
+    public static void Configure(ResiliencePipelineBuilder<HttpResponseMessage> pipeline, string dependency, ClientPath path,
+        ClientResilienceOptions options, OrderingMetrics metrics, RetryBudget.RetryBudget budget, FailureModeToggles toggles)
     {
+        if (path == ClientPath.Naive)
+        {
+            ConfigureNaive(pipeline, toggles);
+            return;
+        }
+
+        // PROTECTED — outermost first. Guarantees: one logical call never takes longer than TotalTimeout; only
+        // idempotent requests are retried, with exponential backoff + jitter (no synchronised waves), honouring
+        // Retry-After, and only while the retry budget allows (fleet-wide retries ≤ Percent % of requests + a floor);
+        // a retry is never scheduled past the deadline; the breaker (with the attempt timeout INSIDE it, so a slow
+        // call counts as a failure) short-circuits a failing dependency; the bulkhead bounds concurrent calls, so a
+        // slow dependency cannot absorb every request thread.
+        var deadline = options.TotalTimeout;
         pipeline
-            .AddTimeout(new HttpTimeoutStrategyOptions { Name = "total", Timeout = options.TotalTimeout })
+            .AddTimeout(new HttpTimeoutStrategyOptions { Name = "total", Timeout = deadline })
             .AddRetry(new HttpRetryStrategyOptions
             {
                 MaxRetryAttempts = options.MaxRetryAttempts,
@@ -32,10 +80,18 @@ public static class ClientResilience
                 BackoffType = DelayBackoffType.Exponential,
                 UseJitter = true,
                 ShouldRetryAfterHeader = true, // a 429/503 Retry-After replaces the computed delay
-                ShouldHandle = args => ValueTask.FromResult(
-                    IsIdempotent(args.Context) && HttpClientResiliencePredicates.IsTransient(args.Outcome)),
-            })
-            .AddCircuitBreaker(new HttpCircuitBreakerStrategyOptions
+                ShouldHandle = args => ValueTask.FromResult(IsIdempotent(args.Context)
+                    && HttpClientResiliencePredicates.IsTransient(args.Outcome)
+                    && !RetryAfterPassesDeadline(args.Outcome, args.Context, deadline)),
+                OnRetry = _ =>
+                {
+                    metrics.RetryScheduled(dependency);
+                    return ValueTask.CompletedTask;
+                },
+            }.WithBudget(budget, () => metrics.RetryBudgetExhausted(dependency)));
+        if (path == ClientPath.Protected)
+        {
+            pipeline.AddCircuitBreaker(new HttpCircuitBreakerStrategyOptions
             {
                 FailureRatio = options.FailureRatio,
                 MinimumThroughput = options.MinimumThroughput,
@@ -44,6 +100,14 @@ public static class ClientResilience
                 OnOpened = _ => Changed(CircuitState.Open),
                 OnHalfOpened = _ => Changed(CircuitState.HalfOpen),
                 OnClosed = _ => Changed(CircuitState.Closed),
+            });
+        }
+        pipeline
+            .AddConcurrencyLimiter(new ConcurrencyLimiterOptions
+            {
+                PermitLimit = options.BulkheadPermitLimit,
+                QueueLimit = options.BulkheadQueueLimit,
+                QueueProcessingOrder = QueueProcessingOrder.OldestFirst,
             })
             .AddTimeout(new HttpTimeoutStrategyOptions { Name = "attempt", Timeout = options.AttemptTimeout });
 
@@ -52,6 +116,52 @@ public static class ClientResilience
             metrics.BreakerChanged(dependency, state);
             return ValueTask.CompletedTask;
         }
+    }
+
+    // NAIVE — what "we have timeouts and retries" usually means. What it does wrong: every failed attempt is retried
+    // at once (no backoff, no jitter: the retries of many callers arrive as synchronised waves), Retry-After is
+    // ignored, nothing caps retries fleet-wide (r retries per request ⇒ (r + 1) × load exactly when the dependency is
+    // weakest), and there is no breaker, so a dead or slow dependency costs timeout × attempts on EVERY call. With
+    // retry-storm its attempt timeout is shorter than the degraded latency, so every attempt fails and is retried.
+    private static void ConfigureNaive(ResiliencePipelineBuilder<HttpResponseMessage> pipeline, FailureModeToggles toggles)
+    {
+        pipeline
+            .AddRetry(new RetryStrategyOptions<HttpResponseMessage>
+            {
+                MaxRetryAttempts = 10, // the catalogue's upper bound; ShouldHandle applies the mode's own count
+                Delay = TimeSpan.Zero,
+                BackoffType = DelayBackoffType.Constant,
+                UseJitter = false,
+                ShouldHandle = args => ValueTask.FromResult(args.AttemptNumber < NaiveRetries(toggles.Current)
+                    && IsIdempotent(args.Context) && HttpClientResiliencePredicates.IsTransient(args.Outcome)),
+            })
+            .AddTimeout(new TimeoutStrategyOptions { TimeoutGenerator = _ => ValueTask.FromResult(NaiveAttemptTimeout(toggles.Current)) });
+    }
+
+    /// <summary>Naive retries per request: retry-storm's "retries" while it reproduces, else the common "3 retries".</summary>
+    public static int NaiveRetries(FailureModeSnapshot modes) =>
+        modes["retry-storm"].Naive ? (int)modes["retry-storm"]["retries"] : 3;
+
+    /// <summary>retry-storm: an attempt timeout below the degraded latency; otherwise a long one (10 s), as found in the wild.</summary>
+    public static TimeSpan NaiveAttemptTimeout(FailureModeSnapshot modes) =>
+        modes["retry-storm"].Naive ? TimeSpan.FromMilliseconds(modes["retry-storm"]["attemptTimeoutMs"]) : TimeSpan.FromSeconds(10);
+
+    // An overloaded dependency that asks for more time than the call has left is not retried: the retry could only
+    // time out, after adding load. (The total timeout is the call's deadline; its start is the context's creation.)
+    private static bool RetryAfterPassesDeadline(Outcome<HttpResponseMessage> outcome, ResilienceContext context, TimeSpan deadline)
+    {
+        if (outcome.Result?.Headers.RetryAfter?.Delta is not { } retryAfter) return false;
+        if (context.GetRequestMessage() is not { } request || !request.Options.TryGetValue(CallStartedKey, out var started)) return false;
+        return TimeProvider.System.GetElapsedTime(started) + retryAfter >= deadline;
+    }
+
+    private static readonly HttpRequestOptionsKey<long> CallStartedKey = new("ReliableShop.CallStarted");
+
+    /// <summary>Stamps the start of the logical call (a Stopwatch timestamp) for the deadline check of Retry-After.</summary>
+    public static HttpRequestMessage Started(this HttpRequestMessage request)
+    {
+        request.Options.Set(CallStartedKey, TimeProvider.System.GetTimestamp());
+        return request;
     }
 
     private static bool IsIdempotent(ResilienceContext context) =>

@@ -39,6 +39,26 @@ public abstract class ClientResilienceOptions : IValidatableObject
     [Range(typeof(TimeSpan), "00:00:00.500", "00:30:00")]
     public TimeSpan BreakDuration { get; set; }
 
+    /// <summary>Bulkhead: calls to this dependency in flight at once from this instance.</summary>
+    [Range(1, 10_000)]
+    public int BulkheadPermitLimit { get; set; } = 32;
+
+    /// <summary>Bulkhead: calls allowed to wait for a permit; beyond this a call fails at once.</summary>
+    [Range(0, 10_000)]
+    public int BulkheadQueueLimit { get; set; } = 32;
+
+    /// <summary>Retry budget: retries allowed as a percentage of logical calls over the window.</summary>
+    [Range(1, 100)]
+    public int RetryBudgetPercent { get; set; } = 10;
+
+    /// <summary>Retry budget: retries always allowed per second, so a quiet client can still retry at all.</summary>
+    [Range(0, 1000)]
+    public int RetryBudgetMinPerSecond { get; set; } = 1;
+
+    /// <summary>Retry budget: sliding window, in seconds.</summary>
+    [Range(1, 600)]
+    public int RetryBudgetWindowSeconds { get; set; } = 10;
+
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
         var section = $"Resilience:{SectionSuffix}";
@@ -87,13 +107,13 @@ public sealed class PaymentResilienceOptions : ClientResilienceOptions
     public PaymentResilienceOptions()
     {
         TotalTimeout = TimeSpan.FromSeconds(10);
-        AttemptTimeout = TimeSpan.FromSeconds(3);
+        AttemptTimeout = TimeSpan.FromMilliseconds(2500);
         MaxRetryAttempts = 2;
         RetryBaseDelay = TimeSpan.FromMilliseconds(200);
         FailureRatio = 0.5;
         MinimumThroughput = 10;
         SamplingDuration = TimeSpan.FromSeconds(30);
-        BreakDuration = TimeSpan.FromSeconds(10);
+        BreakDuration = TimeSpan.FromSeconds(5);
     }
 
     protected override string SectionSuffix => "Payment";

@@ -3,7 +3,9 @@
 // Doc: docs/failure-modes/circuit-breaker.md
 using System.Net;
 using Polly.CircuitBreaker;
+using Polly.RateLimiting;
 using Polly.Timeout;
+using ReliableShop.Ordering.Telemetry;
 
 namespace ReliableShop.Ordering.Clients;
 
@@ -12,22 +14,32 @@ public sealed class DependencyUnavailableException(string dependency, string rea
 {
     public string Dependency { get; } = dependency;
 
-    /// <summary>"circuit-open", "timeout" or "error".</summary>
+    /// <summary>"circuit-open", "bulkhead-full", "timeout" or "error".</summary>
     public string Reason { get; } = reason;
 
     public TimeSpan? RetryAfter { get; } = retryAfter;
 
-    /// <summary>Sends through the client's pipeline; its failures become this exception, caller cancellation stays as is.</summary>
-    public static async Task<HttpResponseMessage> SendAsync(HttpClient http, string dependency, HttpRequestMessage request, CancellationToken ct)
+    /// <summary>
+    /// One logical call through the client's pipeline (counted as such); its failures become this exception, the
+    /// caller's cancellation stays as is.
+    /// </summary>
+    public static async Task<HttpResponseMessage> SendAsync(HttpClient http, string dependency, HttpRequestMessage request,
+        OrderingMetrics metrics, CancellationToken ct)
     {
+        metrics.CallStarted(dependency);
         HttpResponseMessage response;
         try
         {
-            response = await http.SendAsync(request, ct);
+            response = await http.SendAsync(request.Started(), ct);
         }
         catch (BrokenCircuitException e)
         {
+            metrics.ShortCircuited(dependency);
             throw new DependencyUnavailableException(dependency, "circuit-open", e.RetryAfter, e.Message, e);
+        }
+        catch (RateLimiterRejectedException e)
+        {
+            throw new DependencyUnavailableException(dependency, "bulkhead-full", e.RetryAfter, e.Message, e);
         }
         catch (TimeoutRejectedException e)
         {

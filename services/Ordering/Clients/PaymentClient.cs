@@ -1,16 +1,16 @@
-// Payment over HTTP with Payment's OWN resilience pipeline (section Resilience:Payment, breaker "payment").
+// Payment over HTTP through the pipeline the toggles choose (ClientResilience.cs; section Resilience:Payment).
 // Every call is retry-safe: authorize carries an Idempotency-Key (a retry returns the same authorization), capture
 // and void are idempotent at Payment. Doc: docs/failure-modes/retry-storm.md
 using System.Net;
 using System.Net.Http.Json;
-using Microsoft.Extensions.Options;
+using ReliableShop.FailureModes;
 using ReliableShop.Ordering.Telemetry;
 
 namespace ReliableShop.Ordering.Clients;
 
 public enum PaymentOutcome { Done, Conflict, NotFound }
 
-public sealed class PaymentClient(HttpClient http)
+public sealed class PaymentClient(IHttpClientFactory clients, FailureModeToggles toggles, OrderingMetrics metrics)
 {
     public const string Dependency = "payment";
     public const string Currency = "EUR";
@@ -23,7 +23,7 @@ public sealed class PaymentClient(HttpClient http)
             Content = JsonContent.Create(new AuthorizeRequest(orderId, amount, Currency)),
         }.Idempotent();
         request.Headers.Add("Idempotency-Key", idempotencyKey);
-        using var response = await DependencyUnavailableException.SendAsync(http, Dependency, request, ct);
+        using var response = await SendAsync(request, ct);
         if (response.StatusCode == HttpStatusCode.UnprocessableEntity) return null;
         response.EnsureSuccessStatusCode();
         var authorization = await response.Content.ReadFromJsonAsync<AuthorizationResponse>(ct);
@@ -37,34 +37,19 @@ public sealed class PaymentClient(HttpClient http)
     private async Task<PaymentOutcome> ActAsync(Guid authorizationId, string action, CancellationToken ct)
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, $"/api/payments/authorizations/{authorizationId}/{action}").Idempotent();
-        using var response = await DependencyUnavailableException.SendAsync(http, Dependency, request, ct);
+        using var response = await SendAsync(request, ct);
         if (response.StatusCode == HttpStatusCode.Conflict) return PaymentOutcome.Conflict;
         if (response.StatusCode == HttpStatusCode.NotFound) return PaymentOutcome.NotFound;
         response.EnsureSuccessStatusCode();
         return PaymentOutcome.Done;
     }
 
+    // The toggles pick the pipeline per call: protected normally and in contain, naive in reproduce (ClientResilience.cs).
+    private Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken ct) =>
+        DependencyUnavailableException.SendAsync(
+            clients.CreateClient(ClientPaths.ClientName(Dependency, ClientPaths.ForPayment(toggles.Current))), Dependency, request, metrics, ct);
+
     private sealed record AuthorizeRequest(Guid OrderId, decimal Amount, string Currency);
 
     private sealed record AuthorizationResponse(Guid Id);
-}
-
-public static class PaymentClientRegistration
-{
-    public static IServiceCollection AddPaymentClient(this IServiceCollection services)
-    {
-        services.AddValidatedOptions<PaymentResilienceOptions>(PaymentResilienceOptions.SectionName);
-        var client = services.AddHttpClient<PaymentClient>((sp, http) =>
-        {
-            http.BaseAddress = new Uri(sp.GetRequiredService<IOptions<ServicesOptions>>().Value.Payment);
-            http.Timeout = Timeout.InfiniteTimeSpan; // the pipeline's TotalTimeout is the one budget
-        });
-        client.AddResilienceHandler(PaymentClient.Dependency, (pipeline, context) => ClientResilience.Configure(
-            pipeline, PaymentClient.Dependency,
-            context.ServiceProvider.GetRequiredService<IOptions<PaymentResilienceOptions>>().Value,
-            context.ServiceProvider.GetRequiredService<OrderingMetrics>()));
-        // Added after (= inside) the resilience handler: it sees every attempt, not just the logical call.
-        client.AddHttpMessageHandler(sp => new AttemptHeaderHandler(PaymentClient.Dependency, sp.GetRequiredService<OrderingMetrics>()));
-        return services;
-    }
 }

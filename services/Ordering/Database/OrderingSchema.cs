@@ -8,6 +8,7 @@ namespace ReliableShop.Ordering.Database;
 
 public static class OrderingSchema
 {
+    //   PaymentPending ──authorize job──► Placed            (circuit-breaker fallback; declined ⇒ Cancelled)
     //   Placed ──StockReserved──► Reserved ──capture job──► Confirmed
     //     └────StockRejected──► Rejected ──void job─────► Cancelled
     // Every move is a conditional UPDATE (WHERE status = <from>), so a duplicate or late event changes nothing.
@@ -43,10 +44,19 @@ public static class OrderingSchema
         CREATE INDEX IF NOT EXISTS order_history_order ON order_history (order_id, id);
         """;
 
+    // circuit-breaker fallback: an order accepted while Payment was unavailable waits as PaymentPending until the
+    // authorize job moves it to Placed (or Cancelled when Payment declines).
+    public const string PaymentPendingSql = """
+        ALTER TABLE orders DROP CONSTRAINT IF EXISTS orders_status_check;
+        ALTER TABLE orders ADD CONSTRAINT orders_status_check
+            CHECK (status IN ('PaymentPending', 'Placed', 'Reserved', 'Confirmed', 'Rejected', 'Cancelled'));
+        """;
+
     /// <summary>Registers the migrations; they run (under an advisory lock) before any hosted service that needs the tables.</summary>
     public static IServiceCollection AddOrderingDatabase(this IServiceCollection services) =>
         services.AddDatabaseMigrations(
             new SchemaMigration("0001_orders", OrdersSql),
             new SchemaMigration("0002_outbox", OutboxSchema.Sql),
-            new SchemaMigration("0003_jobs", JobsSchema.Sql));
+            new SchemaMigration("0003_jobs", JobsSchema.Sql),
+            new SchemaMigration("0010_payment_pending", PaymentPendingSql));
 }

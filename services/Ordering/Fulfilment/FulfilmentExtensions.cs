@@ -17,5 +17,6 @@ public static class FulfilmentExtensions
     public static IServiceCollection AddFulfilmentJobs(this IServiceCollection services) =>
         services.AddJobs()
             .AddJobHandler<CapturePaymentJob>(CapturePaymentJob.Kind)
-            .AddJobHandler<VoidPaymentJob>(VoidPaymentJob.Kind);
+            .AddJobHandler<VoidPaymentJob>(VoidPaymentJob.Kind)
+            .AddJobHandler<AuthorizePaymentJob>(AuthorizePaymentJob.Kind);
 }

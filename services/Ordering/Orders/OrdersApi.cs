@@ -1,16 +1,19 @@
 // POST /api/orders: validate → replay if the key is known → prices (Inventory) → authorize (Payment, keyed, outside
-// any transaction) → ONE short transaction (order + lines + history + outbox) → 201. Retries and concurrent
+// any transaction) → ONE short transaction (order + lines + history + outbox) → 201; Payment unavailable ⇒ 202
+// PaymentPending (the circuit-breaker fallback). Retries and concurrent
 // duplicates of one Idempotency-Key get the same order; nothing is written for a request that fails validation.
 // Doc: docs/failure-modes/race-conditions.md
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Options;
 using Npgsql;
+using ReliableShop.FailureModes;
 using ReliableShop.Ordering.Admission;
 using ReliableShop.Ordering.Clients;
 using ReliableShop.Ordering.Telemetry;
 using PlaceResult = Microsoft.AspNetCore.Http.HttpResults.Results<
     Microsoft.AspNetCore.Http.HttpResults.Created<ReliableShop.Ordering.Orders.OrderResponse>,
+    Microsoft.AspNetCore.Http.HttpResults.Accepted<ReliableShop.Ordering.Orders.OrderResponse>,
     Microsoft.AspNetCore.Http.HttpResults.Ok<ReliableShop.Ordering.Orders.OrderResponse>,
     Microsoft.AspNetCore.Http.HttpResults.ValidationProblem,
     Microsoft.AspNetCore.Http.HttpResults.ProblemHttpResult>;
@@ -30,7 +33,7 @@ public static class OrdersApi
 
     public sealed record PlaceOrderDependencies(
         HttpContext Http, NpgsqlDataSource Db, InventoryClient Inventory, PaymentClient Payment,
-        IOptions<OrdersOptions> Options, TimeProvider Time, OrderingMetrics Metrics);
+        IOptions<OrdersOptions> Options, TimeProvider Time, OrderingMetrics Metrics, FailureModeToggles Toggles);
 
     public static async Task<PlaceResult> PlaceAsync(
         [FromBody] PlaceOrderRequest? request, [FromHeader(Name = PlaceOrderRules.IdempotencyKeyHeader)] string? idempotencyKey,
@@ -70,15 +73,35 @@ public static class OrdersApi
             Math.Round(lines.Sum(l => l.Quantity * l.UnitPrice), 2), Guid.Empty, lines);
         // Payment is called BEFORE the transaction opens: a pooled connection held across the remote call would let a
         // slow Payment exhaust the pool (docs/failure-modes/pool-exhaustion.md). Its key makes the retry safe.
-        var authorization = await deps.Payment.AuthorizeAsync(OrderIdentity.PaymentKeyFor(key), order.Id, order.Total, ct);
-        if (authorization is not { } authorizationId) return await ReplayOrRejectAsync(deps, key, hash, ct);
+        Guid? authorizationId;
+        try
+        {
+            authorizationId = await deps.Payment.AuthorizeAsync(OrderIdentity.PaymentKeyFor(key), order.Id, order.Total, ct);
+            if (authorizationId is null) return await ReplayOrRejectAsync(deps, key, hash, ct);
+        }
+        catch (DependencyUnavailableException e) when (e.Dependency == PaymentClient.Dependency && PaymentPendingFallback(deps.Toggles))
+        {
+            authorizationId = null; // accepted as PaymentPending; AuthorizePaymentJob authorizes it once Payment answers
+        }
         if (!await PlaceOrderTransaction.CommitAsync(deps.Db, order with { AuthorizationId = authorizationId }, deps.Time.GetUtcNow(), ct))
         {
             return await ReplayOrRejectAsync(deps, key, hash, ct); // a concurrent duplicate committed first
         }
+        var placed = (await OrderQueries.LoadAsync(deps.Db, order.Id, ct))!;
+        if (authorizationId is null)
+        {
+            deps.Metrics.PaymentPending();
+            deps.Metrics.OrderAnswered("payment_pending");
+            return TypedResults.Accepted($"/api/orders/{order.Id}", placed);
+        }
         deps.Metrics.OrderAnswered("placed");
-        return TypedResults.Created($"/api/orders/{order.Id}", (await OrderQueries.LoadAsync(deps.Db, order.Id, ct))!);
+        return TypedResults.Created($"/api/orders/{order.Id}", placed);
     }
+
+    // circuit-breaker — contain (and normally): Payment unavailable (breaker open, timed out, failing) ⇒ the order is
+    //   accepted as PaymentPending (202) and authorized later by a job: the caller gets a fast answer, nothing is lost.
+    // reproduce: no fallback — the caller waits out every attempt and then gets a 503.
+    private static bool PaymentPendingFallback(FailureModeToggles toggles) => !toggles["circuit-breaker"].Naive;
 
     private static async Task<PlaceResult> ReplayOrRejectAsync(
         PlaceOrderDependencies deps, string key, string hash, CancellationToken ct) =>

@@ -1,15 +1,21 @@
 // ONE short transaction per order: the order row, its lines, its first history entry and the OrderPlaced outbox row
-// commit together or not at all — and it opens only after Payment answered, so no connection is held across a
-// remote call. Doc: docs/failure-modes/pool-exhaustion.md, docs/failure-modes/outbox.md
+// (or, when Payment was unavailable, the job that authorizes it later) commit together or not at all — and it opens
+// only after Payment answered, so no connection is held across a remote call. Doc: docs/failure-modes/pool-exhaustion.md, docs/failure-modes/outbox.md
 using Npgsql;
 using ReliableShop.Contracts;
+using ReliableShop.Jobs;
+using ReliableShop.Ordering.Fulfilment;
 using ReliableShop.Outbox;
 
 namespace ReliableShop.Ordering.Orders;
 
+/// <param name="AuthorizationId">Null: Payment was unavailable, the order is accepted as PaymentPending.</param>
 public sealed record NewOrder(
-    Guid Id, string IdempotencyKey, string RequestHash, string CustomerId, decimal Total, Guid AuthorizationId,
-    IReadOnlyList<OrderLineResponse> Lines);
+    Guid Id, string IdempotencyKey, string RequestHash, string CustomerId, decimal Total, Guid? AuthorizationId,
+    IReadOnlyList<OrderLineResponse> Lines)
+{
+    public string Status => AuthorizationId is null ? "PaymentPending" : "Placed";
+}
 
 public static class PlaceOrderTransaction
 {
@@ -17,7 +23,7 @@ public static class PlaceOrderTransaction
     // for ours to commit, then inserts nothing (0 rows) — there is no check-then-insert window.
     private const string InsertOrderSql = """
         INSERT INTO orders (id, idempotency_key, request_hash, customer_id, status, total, payment_authorization_id, created_at, updated_at)
-        VALUES ($1, $2, $3, $4, 'Placed', $5, $6, $7, $7)
+        VALUES ($1, $2, $3, $4, $8, $5, $6, $7, $7)
         ON CONFLICT (idempotency_key) DO NOTHING
         """;
 
@@ -26,7 +32,7 @@ public static class PlaceOrderTransaction
         SELECT $1, sku, quantity, unit_price FROM unnest($2::text[], $3::int[], $4::numeric[]) AS l (sku, quantity, unit_price)
         """;
 
-    private const string InsertHistorySql = "INSERT INTO order_history (order_id, status, note, at) VALUES ($1, 'Placed', $2, $3)";
+    private const string InsertHistorySql = "INSERT INTO order_history (order_id, status, note, at) VALUES ($1, $4, $2, $3)";
 
     /// <returns>True when this call created the order; false when a concurrent duplicate had already created it (nothing written).</returns>
     public static async Task<bool> CommitAsync(NpgsqlDataSource db, NewOrder order, DateTimeOffset now, CancellationToken ct)
@@ -35,7 +41,9 @@ public static class PlaceOrderTransaction
         await using var tx = await connection.BeginTransactionAsync(ct);
         await using (var insert = new NpgsqlCommand(InsertOrderSql, connection, tx))
         {
-            AddParameters(insert.Parameters, order.Id, order.IdempotencyKey, order.RequestHash, order.CustomerId, order.Total, order.AuthorizationId, now);
+            AddParameters(insert.Parameters, order.Id, order.IdempotencyKey, order.RequestHash, order.CustomerId, order.Total);
+            insert.Parameters.Add(new NpgsqlParameter { Value = (object?)order.AuthorizationId ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Uuid });
+            AddParameters(insert.Parameters, now, order.Status);
             if (await insert.ExecuteNonQueryAsync(ct) == 0) return false; // lost the race: roll back, caller replays the winner
         }
         await using (var batch = new NpgsqlBatch(connection, tx))
@@ -44,16 +52,31 @@ public static class PlaceOrderTransaction
             AddParameters(lines.Parameters, order.Id, order.Lines.Select(l => l.Sku).ToArray(),
                 order.Lines.Select(l => l.Quantity).ToArray(), order.Lines.Select(l => l.UnitPrice).ToArray());
             var history = new NpgsqlBatchCommand(InsertHistorySql);
-            AddParameters(history.Parameters, order.Id, $"Authorized {order.Total} {Clients.PaymentClient.Currency}", now);
+            AddParameters(history.Parameters, order.Id, order.AuthorizationId is null
+                ? $"Payment unavailable: accepted, {order.Total} {Clients.PaymentClient.Currency} to be authorized"
+                : $"Authorized {order.Total} {Clients.PaymentClient.Currency}", now, order.Status);
             batch.BatchCommands.Add(lines);
             batch.BatchCommands.Add(history);
             await batch.ExecuteNonQueryAsync(ct);
         }
-        await OutboxWriter.EnqueueAsync(connection, tx,
-            new OrderPlaced(order.Id, [.. order.Lines.Select(l => new OrderLine(l.Sku, l.Quantity))]), ct);
+        if (order.AuthorizationId is null)
+        {
+            // circuit-breaker fallback: no OrderPlaced yet — the authorize job publishes it once Payment said yes.
+            await JobQueue.EnqueueAsync(connection, tx, AuthorizePaymentJob.Kind, AuthorizePaymentJob.Payload(order.Id),
+                uniqueKey: $"authorize:{order.Id}", ct: ct);
+        }
+        else
+        {
+            await EnqueuePlacedAsync(connection, tx, order.Id, order.Lines.Select(l => (l.Sku, l.Quantity)), ct);
+        }
         await tx.CommitAsync(ct);
         return true;
     }
+
+    /// <summary>The OrderPlaced event, in the caller's transaction (the outbox row commits with the order or not at all).</summary>
+    public static Task EnqueuePlacedAsync(NpgsqlConnection connection, NpgsqlTransaction tx, Guid orderId,
+        IEnumerable<(string Sku, int Quantity)> lines, CancellationToken ct) =>
+        OutboxWriter.EnqueueAsync(connection, tx, new OrderPlaced(orderId, [.. lines.Select(l => new OrderLine(l.Sku, l.Quantity))]), ct);
 
     private static void AddParameters(NpgsqlParameterCollection parameters, params object[] values)
     {

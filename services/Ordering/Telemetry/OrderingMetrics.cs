@@ -14,16 +14,25 @@ public sealed class OrderingMetrics
     private readonly ConcurrentDictionary<string, DependencyCounters> _dependencies = new(StringComparer.Ordinal);
     private readonly Counter<long> _requests;
     private readonly Counter<long> _attempts;
+    private readonly Counter<long> _retries;
+    private readonly Counter<long> _budgetExhausted;
+    private readonly Counter<long> _shortCircuited;
+    private readonly Counter<long> _fallbacks;
     private readonly Counter<long> _breakerTransitions;
     private readonly Counter<long> _admissionRejected;
     private readonly Counter<long> _orders;
     private long _admissionRejectedTotal;
+    private long _paymentPendingTotal;
 
     public OrderingMetrics(IMeterFactory meterFactory)
     {
         var meter = meterFactory.Create(MeterName);
-        _requests = meter.CreateCounter<long>("reliableshop.ordering.dependency.requests", "{request}", "Logical calls to a dependency (first attempts).");
-        _attempts = meter.CreateCounter<long>("reliableshop.ordering.dependency.attempts", "{attempt}", "Attempts sent to a dependency, retries included.");
+        _requests = meter.CreateCounter<long>("reliableshop.ordering.dependency.requests", "{request}", "Logical calls to a dependency (whatever happened to them).");
+        _attempts = meter.CreateCounter<long>("reliableshop.ordering.dependency.attempts", "{attempt}", "Attempts sent on the wire to a dependency, retries included.");
+        _retries = meter.CreateCounter<long>("reliableshop.ordering.dependency.retries", "{retry}", "Retries scheduled by the protected pipeline.");
+        _budgetExhausted = meter.CreateCounter<long>("reliableshop.ordering.retry_budget.exhausted", "{retry}", "Retries refused by the retry budget (the call failed fast).");
+        _shortCircuited = meter.CreateCounter<long>("reliableshop.ordering.breaker.short_circuited", "{request}", "Calls refused by an open breaker without reaching the dependency.");
+        _fallbacks = meter.CreateCounter<long>("reliableshop.ordering.payment_pending", "{order}", "Orders accepted as PaymentPending (202) because Payment was unavailable.");
         _breakerTransitions = meter.CreateCounter<long>("reliableshop.ordering.breaker.transitions", "{transition}", "Circuit breaker state changes.");
         _admissionRejected = meter.CreateCounter<long>("reliableshop.ordering.admission.rejected", "{request}", "POST /api/orders shed by admission control (503).");
         _orders = meter.CreateCounter<long>("reliableshop.ordering.orders", "{order}", "Order requests answered, by outcome (placed, replayed).");
@@ -31,17 +40,43 @@ public sealed class OrderingMetrics
             "Circuit breaker state per dependency: 0 closed, 1 open, 2 half-open, 3 isolated.");
     }
 
+    /// <summary>A logical call starts (counted before any pipeline, so short-circuited calls count too).</summary>
+    public void CallStarted(string dependency)
+    {
+        Interlocked.Increment(ref For(dependency).Requests);
+        _requests.Add(1, new KeyValuePair<string, object?>("dependency", dependency));
+    }
+
     public void AttemptSent(string dependency, int attempt)
     {
         var counters = For(dependency);
         var tag = new KeyValuePair<string, object?>("dependency", dependency);
-        if (attempt == 1)
-        {
-            Interlocked.Increment(ref counters.Requests);
-            _requests.Add(1, tag);
-        }
         Interlocked.Increment(ref counters.Attempts);
-        _attempts.Add(1, tag);
+        _attempts.Add(1, tag, new("attempt", attempt == 1 ? "first" : "retry"));
+    }
+
+    public void RetryScheduled(string dependency)
+    {
+        Interlocked.Increment(ref For(dependency).Retries);
+        _retries.Add(1, new KeyValuePair<string, object?>("dependency", dependency));
+    }
+
+    public void RetryBudgetExhausted(string dependency)
+    {
+        Interlocked.Increment(ref For(dependency).BudgetExhausted);
+        _budgetExhausted.Add(1, new KeyValuePair<string, object?>("dependency", dependency));
+    }
+
+    public void ShortCircuited(string dependency)
+    {
+        Interlocked.Increment(ref For(dependency).ShortCircuited);
+        _shortCircuited.Add(1, new KeyValuePair<string, object?>("dependency", dependency));
+    }
+
+    public void PaymentPending()
+    {
+        Interlocked.Increment(ref _paymentPendingTotal);
+        _fallbacks.Add(1);
     }
 
     public void BreakerChanged(string dependency, CircuitState state)
@@ -62,18 +97,23 @@ public sealed class OrderingMetrics
 
     public OrderingStats Snapshot() => new(
         _dependencies.ToDictionary(d => d.Key, d => new DependencyStats(
-            Interlocked.Read(ref d.Value.Requests), Interlocked.Read(ref d.Value.Attempts), d.Value.State.ToString(),
+            Interlocked.Read(ref d.Value.Requests), Interlocked.Read(ref d.Value.Attempts), Interlocked.Read(ref d.Value.Retries),
+            Interlocked.Read(ref d.Value.BudgetExhausted), Interlocked.Read(ref d.Value.ShortCircuited), d.Value.State.ToString(),
             Interlocked.Read(ref d.Value.Opened))),
-        Interlocked.Read(ref _admissionRejectedTotal));
+        Interlocked.Read(ref _admissionRejectedTotal), Interlocked.Read(ref _paymentPendingTotal));
 
     /// <summary>Zeroes the counts for a new drill phase; breaker states are state, not counts, and stay.</summary>
     public void Reset()
     {
         Interlocked.Exchange(ref _admissionRejectedTotal, 0);
+        Interlocked.Exchange(ref _paymentPendingTotal, 0);
         foreach (var counters in _dependencies.Values)
         {
             Interlocked.Exchange(ref counters.Requests, 0);
             Interlocked.Exchange(ref counters.Attempts, 0);
+            Interlocked.Exchange(ref counters.Retries, 0);
+            Interlocked.Exchange(ref counters.BudgetExhausted, 0);
+            Interlocked.Exchange(ref counters.ShortCircuited, 0);
             Interlocked.Exchange(ref counters.Opened, 0);
         }
     }
@@ -87,6 +127,9 @@ public sealed class OrderingMetrics
     {
         public long Requests;
         public long Attempts;
+        public long Retries;
+        public long BudgetExhausted;
+        public long ShortCircuited;
         public long Opened;
         public volatile CircuitState State = CircuitState.Closed;
     }
@@ -98,6 +141,8 @@ public static class OrderingMetricsExtensions
         services.AddMetrics().AddSingleton<OrderingMetrics>();
 }
 
-public sealed record DependencyStats(long Requests, long Attempts, string BreakerState, long BreakerOpened);
+/// <param name="Requests">Logical calls; <paramref name="Attempts"/> ÷ Requests is the retry amplification.</param>
+public sealed record DependencyStats(long Requests, long Attempts, long Retries, long BudgetExhausted, long ShortCircuited,
+    string BreakerState, long BreakerOpened);
 
-public sealed record OrderingStats(IReadOnlyDictionary<string, DependencyStats> Dependencies, long AdmissionRejected);
+public sealed record OrderingStats(IReadOnlyDictionary<string, DependencyStats> Dependencies, long AdmissionRejected, long PaymentPending);
