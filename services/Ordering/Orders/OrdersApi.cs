@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Options;
 using Npgsql;
+using ReliableShop.FailureModes;
 using ReliableShop.Ordering.Admission;
 using ReliableShop.Ordering.Clients;
 using ReliableShop.Ordering.Telemetry;
@@ -67,14 +68,28 @@ public static class OrdersApi
 
         var lines = items.Select(i => new OrderLineResponse(i.Sku!, i.Quantity, prices[i.Sku!])).ToList();
         var order = new NewOrder(OrderIdentity.OrderIdFor(key), key, hash, request.CustomerId!,
-            Math.Round(lines.Sum(l => l.Quantity * l.UnitPrice), 2), Guid.Empty, lines);
+            Math.Round(lines.Sum(l => l.Quantity * l.UnitPrice), 2), Guid.Empty, lines) { CartId = request.CartId };
+        // load-only-bugs: one order per cart (Orders/CartCheckout.cs) — a second submission of the cart gets its order.
+        var cart = await CartCheckout.BeginAsync(deps.Db, deps.Http.RequestServices.GetRequiredService<FailureModeToggles>(), order, deps.Time, ct);
+        if (cart.ExistingOrderId is { } existing) return await ReplayCartAsync(deps, existing, ct);
+        if (!cart.Proceed) return CartInProgress(deps.Http);
         // Payment is called BEFORE the transaction opens: a pooled connection held across the remote call would let a
         // slow Payment exhaust the pool (docs/failure-modes/pool-exhaustion.md). Its key makes the retry safe.
-        var authorization = await deps.Payment.AuthorizeAsync(OrderIdentity.PaymentKeyFor(key), order.Id, order.Total, ct);
-        if (authorization is not { } authorizationId) return await ReplayOrRejectAsync(deps, key, hash, ct);
-        if (!await PlaceOrderTransaction.CommitAsync(deps.Db, order with { AuthorizationId = authorizationId }, deps.Time.GetUtcNow(), ct))
+        // Orders/OrderPlacement.cs: that control, or the naive held transaction (HeldConnectionPlacement.cs) in reproduce.
+        PlacementOutcome outcome;
+        try
         {
-            return await ReplayOrRejectAsync(deps, key, hash, ct); // a concurrent duplicate committed first
+            outcome = await OrderPlacement.PlaceAsync(deps, order, ct);
+        }
+        catch
+        {
+            await CartCheckout.ReleaseAsync(deps.Db, order);
+            throw;
+        }
+        if (outcome != PlacementOutcome.Created)
+        {
+            if (outcome == PlacementOutcome.KeyMismatch) await CartCheckout.ReleaseAsync(deps.Db, order);
+            return await ReplayOrRejectAsync(deps, key, hash, ct); // 422 from Payment, or a concurrent duplicate committed first
         }
         deps.Metrics.OrderAnswered("placed");
         return TypedResults.Created($"/api/orders/{order.Id}", (await OrderQueries.LoadAsync(deps.Db, order.Id, ct))!);
@@ -83,6 +98,19 @@ public static class OrdersApi
     private static async Task<PlaceResult> ReplayOrRejectAsync(
         PlaceOrderDependencies deps, string key, string hash, CancellationToken ct) =>
         await OrderQueries.FindByKeyAsync(deps.Db, key, ct) is { } stored ? await ReplayAsync(deps, stored, hash, ct) : KeyReused();
+
+    private static async Task<PlaceResult> ReplayCartAsync(PlaceOrderDependencies deps, Guid orderId, CancellationToken ct)
+    {
+        deps.Metrics.OrderAnswered("replayed");
+        return TypedResults.Ok((await OrderQueries.LoadAsync(deps.Db, orderId, ct))!);
+    }
+
+    private static ProblemHttpResult CartInProgress(HttpContext http)
+    {
+        http.Response.Headers.RetryAfter = "1";
+        return TypedResults.Problem(statusCode: StatusCodes.Status409Conflict, title: "This cart is being ordered",
+            detail: "Another request is placing the order of this cart; retry to get it.");
+    }
 
     // A replay answers 200 (not 201): the body is the stored order, identical to the first response's body.
     private static async Task<PlaceResult> ReplayAsync(
