@@ -37,6 +37,7 @@ builder.AddProject<Projects.Ordering>("ordering")
     .WithReference(infra.Control, "control").WaitFor(infra.Control)
     .WithEnvironment("Admin__Key", adminKey)
     .WithReplicas(builder.Configuration.GetValue("ReliableShop:OrderingReplicas", 1))
+    .WithEnvironment("ConnectionBudget__Replicas", builder.Configuration.GetValue("ReliableShop:OrderingReplicas", 1).ToString(System.Globalization.CultureInfo.InvariantCulture))
     .WithFailureModeCommands(adminKey);
 
 builder.PrintAdminKeyForK6(adminKey);

@@ -16,7 +16,7 @@ var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults();                                      // ServiceDefaults: telemetry, health, discovery, ProblemDetails
 builder.AddAdminKey();                                             // /admin/* requires X-Admin-Key
 builder.AddFailureModes();                                         // ServiceDefaults/FailureModes: toggles (ConnectionStrings:control)
-builder.AddNpgsqlDataSource("orders");                             // ConnectionStrings:orders
+builder.AddBudgetedNpgsqlDataSource("orders");                     // ConnectionStrings:orders; pool = ConnectionBudget ÷ replicas, checked at start
 builder.Services.AddOrderingDatabase();                            // Database/: migrations run before anything below starts
 builder.Services.AddOrderingMetrics();                             // Telemetry/: reliableshop.ordering.*
 builder.Services.AddOrderingStats();                               // Admin/OrderingStats.cs: sections of /admin/stats

@@ -12,7 +12,7 @@ builder.AddServiceDefaults();                                          // Servic
 builder.AddAdminKey();                                                 // Admin:Key guards /admin
 builder.AddFailureModes();                                             // ServiceDefaults/FailureModes: toggles
 builder.AddNpgsqlDataSource("payments");                               // ConnectionStrings:payments
-builder.Services.AddDatabaseMigrations(PaymentsSchema.Initial);        // Database/: authorizations, captures, voids
+builder.Services.AddDatabaseMigrations(PaymentsSchema.Initial, SessionTimeouts.Migration("0021_session_timeouts"));        // Database/: authorizations, captures, voids
 builder.Services.AddCapacityModel();                                   // Capacity/: Slots × ServiceTimeMs, real queueing
 builder.Services.AddPaymentFaults();                                   // Faults/: what active failure modes impose on charges
 builder.Services.AddPaymentTelemetry();                                // Telemetry/: requests, faults; /admin/stats "payment"

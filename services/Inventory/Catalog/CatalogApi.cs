@@ -33,7 +33,8 @@ public static class CatalogApi
         return errors.Count > 0 ? TypedResults.ValidationProblem(errors) : TypedResults.Ok(await store.ListAsync(page, pageSize, ct));
     }
 
-    public static async Task<Results<Ok<CatalogItem>, ProblemHttpResult>> GetItemAsync(string sku, CatalogCache cache, CancellationToken ct) =>
+    // CatalogSingleFlight.cs: in load-only-bugs contain, concurrent cold reads of one key share one load.
+    public static async Task<Results<Ok<CatalogItem>, ProblemHttpResult>> GetItemAsync(string sku, CatalogSingleFlight cache, CancellationToken ct) =>
         await cache.GetAsync(sku, ct) is { } item ? TypedResults.Ok(item) : NotFound(sku);
 
     public static ProblemHttpResult NotFound(string sku) =>

@@ -24,6 +24,7 @@ public static class CatalogCacheExtensions
         builder.Services.AddSingleton<CacheMetrics>();
         builder.Services.AddSingleton<CatalogStore>();
         builder.Services.AddSingleton<CatalogCache>();
+        builder.Services.AddSingleton<CatalogSingleFlight>(); // load-only-bugs: single-flight cold loads
         return builder;
     }
 }

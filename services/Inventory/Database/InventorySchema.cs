@@ -56,5 +56,5 @@ public static class InventorySchema
         """);
 
     /// <summary>Every migration, in the order they run.</summary>
-    public static SchemaMigration[] All => [Initial, Outbox, StockAccounting];
+    public static SchemaMigration[] All => [Initial, Outbox, StockAccounting, SessionTimeouts.Migration("0021_session_timeouts")];
 }

@@ -52,11 +52,33 @@ public static class OrderingSchema
             CHECK (status IN ('PaymentPending', 'Placed', 'Reserved', 'Confirmed', 'Rejected', 'Cancelled'));
         """;
 
+    // Issue 5 (scaling-plateau, load-only-bugs). cart_id is deliberately NOT unique on orders: the naive one-order-per-cart
+    // check (SELECT, then INSERT) must be able to write its duplicates; the control's guarantee is cart_claims' primary
+    // key. Order numbers: a sequence (contain/off — no row lock) and the hot counter row the naive path locks.
+    public const string CartsAndOrderNumbersSql = """
+        ALTER TABLE orders ADD COLUMN IF NOT EXISTS cart_id text NULL;
+        CREATE INDEX IF NOT EXISTS orders_cart ON orders (cart_id) WHERE cart_id IS NOT NULL;
+        CREATE TABLE IF NOT EXISTS cart_claims (
+            cart_id         text        PRIMARY KEY,              -- one order per cart: the unique insert IS the check
+            idempotency_key text        NOT NULL,                 -- the request that owns the cart's order
+            claimed_at      timestamptz NOT NULL
+        );
+        CREATE SEQUENCE IF NOT EXISTS order_numbers;
+        ALTER TABLE orders ADD COLUMN IF NOT EXISTS order_number bigint NULL DEFAULT nextval('order_numbers');
+        CREATE TABLE IF NOT EXISTS order_number_counter (
+            id   int    PRIMARY KEY CHECK (id = 1),               -- ONE row: the hot row of scaling-plateau's naive path
+            last bigint NOT NULL
+        );
+        INSERT INTO order_number_counter (id, last) VALUES (1, 0) ON CONFLICT DO NOTHING;
+        """;
+
     /// <summary>Registers the migrations; they run (under an advisory lock) before any hosted service that needs the tables.</summary>
     public static IServiceCollection AddOrderingDatabase(this IServiceCollection services) =>
         services.AddDatabaseMigrations(
             new SchemaMigration("0001_orders", OrdersSql),
             new SchemaMigration("0002_outbox", OutboxSchema.Sql),
             new SchemaMigration("0003_jobs", JobsSchema.Sql),
-            new SchemaMigration("0010_payment_pending", PaymentPendingSql));
+            new SchemaMigration("0010_payment_pending", PaymentPendingSql),
+            new SchemaMigration("0020_carts_and_order_numbers", CartsAndOrderNumbersSql),
+            SessionTimeouts.Migration("0021_session_timeouts"));
 }

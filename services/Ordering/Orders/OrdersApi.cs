@@ -70,25 +70,31 @@ public static class OrdersApi
 
         var lines = items.Select(i => new OrderLineResponse(i.Sku!, i.Quantity, prices[i.Sku!])).ToList();
         var order = new NewOrder(OrderIdentity.OrderIdFor(key), key, hash, request.CustomerId!,
-            Math.Round(lines.Sum(l => l.Quantity * l.UnitPrice), 2), Guid.Empty, lines);
+            Math.Round(lines.Sum(l => l.Quantity * l.UnitPrice), 2), Guid.Empty, lines) { CartId = request.CartId };
+        // load-only-bugs: one order per cart (Orders/CartCheckout.cs) — a second submission of the cart gets its order.
+        var cart = await CartCheckout.BeginAsync(deps.Db, deps.Toggles, order, deps.Time, ct);
+        if (cart.ExistingOrderId is { } existing) return await ReplayCartAsync(deps, existing, ct);
+        if (!cart.Proceed) return CartInProgress(deps.Http);
         // Payment is called BEFORE the transaction opens: a pooled connection held across the remote call would let a
         // slow Payment exhaust the pool (docs/failure-modes/pool-exhaustion.md). Its key makes the retry safe.
-        Guid? authorizationId;
+        // Orders/OrderPlacement.cs: that control, or the naive held transaction (HeldConnectionPlacement.cs) in reproduce.
+        PlacementOutcome outcome;
         try
         {
-            authorizationId = await deps.Payment.AuthorizeAsync(OrderIdentity.PaymentKeyFor(key), order.Id, order.Total, ct);
-            if (authorizationId is null) return await ReplayOrRejectAsync(deps, key, hash, ct);
+            outcome = await OrderPlacement.PlaceAsync(deps, order, ct);
         }
-        catch (DependencyUnavailableException e) when (e.Dependency == PaymentClient.Dependency && PaymentPendingFallback(deps.Toggles))
+        catch
         {
-            authorizationId = null; // accepted as PaymentPending; AuthorizePaymentJob authorizes it once Payment answers
+            await CartCheckout.ReleaseAsync(deps.Db, order);
+            throw;
         }
-        if (!await PlaceOrderTransaction.CommitAsync(deps.Db, order with { AuthorizationId = authorizationId }, deps.Time.GetUtcNow(), ct))
+        if (outcome is PlacementOutcome.Duplicate or PlacementOutcome.KeyMismatch)
         {
-            return await ReplayOrRejectAsync(deps, key, hash, ct); // a concurrent duplicate committed first
+            if (outcome == PlacementOutcome.KeyMismatch) await CartCheckout.ReleaseAsync(deps.Db, order);
+            return await ReplayOrRejectAsync(deps, key, hash, ct); // 422 from Payment, or a concurrent duplicate committed first
         }
         var placed = (await OrderQueries.LoadAsync(deps.Db, order.Id, ct))!;
-        if (authorizationId is null)
+        if (outcome == PlacementOutcome.PaymentPending)
         {
             deps.Metrics.PaymentPending();
             deps.Metrics.OrderAnswered("payment_pending");
@@ -98,14 +104,22 @@ public static class OrdersApi
         return TypedResults.Created($"/api/orders/{order.Id}", placed);
     }
 
-    // circuit-breaker — contain (and normally): Payment unavailable (breaker open, timed out, failing) ⇒ the order is
-    //   accepted as PaymentPending (202) and authorized later by a job: the caller gets a fast answer, nothing is lost.
-    // reproduce: no fallback — the caller waits out every attempt and then gets a 503.
-    private static bool PaymentPendingFallback(FailureModeToggles toggles) => !toggles["circuit-breaker"].Naive;
-
     private static async Task<PlaceResult> ReplayOrRejectAsync(
         PlaceOrderDependencies deps, string key, string hash, CancellationToken ct) =>
         await OrderQueries.FindByKeyAsync(deps.Db, key, ct) is { } stored ? await ReplayAsync(deps, stored, hash, ct) : KeyReused();
+
+    private static async Task<PlaceResult> ReplayCartAsync(PlaceOrderDependencies deps, Guid orderId, CancellationToken ct)
+    {
+        deps.Metrics.OrderAnswered("replayed");
+        return TypedResults.Ok((await OrderQueries.LoadAsync(deps.Db, orderId, ct))!);
+    }
+
+    private static ProblemHttpResult CartInProgress(HttpContext http)
+    {
+        http.Response.Headers.RetryAfter = "1";
+        return TypedResults.Problem(statusCode: StatusCodes.Status409Conflict, title: "This cart is being ordered",
+            detail: "Another request is placing the order of this cart; retry to get it.");
+    }
 
     // A replay answers 200 (not 201): the body is the stored order, identical to the first response's body.
     private static async Task<PlaceResult> ReplayAsync(

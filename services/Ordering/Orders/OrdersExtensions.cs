@@ -12,6 +12,9 @@ public static class OrdersExtensions
         // Throw BadHttpRequestException (mapped to a named 400 by BadRequestExceptionHandler) instead of a bare 400.
         services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
         services.AddExceptionHandler<BadRequestExceptionHandler>();
+        services.AddSingleton<OrderWritePool>();                 // OrderPlacement.cs: the pool placements write through
+        services.AddSingleton<PlacementTimings>();               // PlacementTimings.cs: pool wait vs SQL
+        services.AddSingleton<ReliableShop.Drills.IDrillStatsSource>(sp => sp.GetRequiredService<PlacementTimings>());
         return services;
     }
 }

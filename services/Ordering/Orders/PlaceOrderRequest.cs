@@ -11,7 +11,9 @@ public sealed record PlaceOrderRequest(
     [Required(ErrorMessage = "The customerId is required."), StringLength(100, ErrorMessage = "The customerId has at most 100 characters.")]
     string? CustomerId,
     [Required(ErrorMessage = "At least one item is required."), MinLength(1, ErrorMessage = "At least one item is required.")]
-    IReadOnlyList<OrderItemRequest?>? Items);
+    IReadOnlyList<OrderItemRequest?>? Items,
+    [StringLength(100, ErrorMessage = "The cartId has at most 100 characters.")]
+    string? CartId = null); // optional: one order per cart (Orders/CartCheckout.cs)
 
 public sealed record OrderItemRequest(
     [Required(ErrorMessage = "The sku is required."), StringLength(64, ErrorMessage = "The sku has at most 64 characters.")]

@@ -15,6 +15,9 @@ public sealed record NewOrder(
     IReadOnlyList<OrderLineResponse> Lines)
 {
     public string Status => AuthorizationId is null ? "PaymentPending" : "Placed";
+
+    /// <summary>load-only-bugs: the cart this order checks out (optional); one order per cart, see Orders/CartCheckout.cs.</summary>
+    public string? CartId { get; init; }
 }
 
 public static class PlaceOrderTransaction
@@ -22,8 +25,8 @@ public static class PlaceOrderTransaction
     // Guarantee: one order per Idempotency-Key. The unique insert IS the check: a concurrent duplicate's INSERT waits
     // for ours to commit, then inserts nothing (0 rows) — there is no check-then-insert window.
     private const string InsertOrderSql = """
-        INSERT INTO orders (id, idempotency_key, request_hash, customer_id, status, total, payment_authorization_id, created_at, updated_at)
-        VALUES ($1, $2, $3, $4, $8, $5, $6, $7, $7)
+        INSERT INTO orders (id, idempotency_key, request_hash, customer_id, status, total, payment_authorization_id, created_at, updated_at, cart_id)
+        VALUES ($1, $2, $3, $4, $8, $5, $6, $7, $7, $9)
         ON CONFLICT (idempotency_key) DO NOTHING
         """;
 
@@ -38,13 +41,28 @@ public static class PlaceOrderTransaction
     public static async Task<bool> CommitAsync(NpgsqlDataSource db, NewOrder order, DateTimeOffset now, CancellationToken ct)
     {
         await using var connection = await db.OpenConnectionAsync(ct);
+        return await CommitAsync(connection, order, now, ct);
+    }
+
+    /// <summary>The same transaction on a connection the caller opened (Orders/OrderPlacement.cs times the pool wait).</summary>
+    public static async Task<bool> CommitAsync(NpgsqlConnection connection, NewOrder order, DateTimeOffset now, CancellationToken ct)
+    {
         await using var tx = await connection.BeginTransactionAsync(ct);
+        if (!await WriteAsync(connection, tx, order, now, ct)) return false; // lost the race: roll back, caller replays the winner
+        await tx.CommitAsync(ct);
+        return true;
+    }
+
+    /// <summary>The writes of one order inside the caller's transaction; false (nothing written) when the key already has one.</summary>
+    public static async Task<bool> WriteAsync(NpgsqlConnection connection, NpgsqlTransaction tx, NewOrder order, DateTimeOffset now, CancellationToken ct)
+    {
         await using (var insert = new NpgsqlCommand(InsertOrderSql, connection, tx))
         {
             AddParameters(insert.Parameters, order.Id, order.IdempotencyKey, order.RequestHash, order.CustomerId, order.Total);
-            insert.Parameters.Add(new NpgsqlParameter { Value = (object?)order.AuthorizationId ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Uuid });
+            insert.Parameters.Add(new NpgsqlParameter<Guid?> { TypedValue = order.AuthorizationId });
             AddParameters(insert.Parameters, now, order.Status);
-            if (await insert.ExecuteNonQueryAsync(ct) == 0) return false; // lost the race: roll back, caller replays the winner
+            insert.Parameters.Add(new NpgsqlParameter<string?> { TypedValue = order.CartId });
+            if (await insert.ExecuteNonQueryAsync(ct) == 0) return false;
         }
         await using (var batch = new NpgsqlBatch(connection, tx))
         {
@@ -69,7 +87,6 @@ public static class PlaceOrderTransaction
         {
             await EnqueuePlacedAsync(connection, tx, order.Id, order.Lines.Select(l => (l.Sku, l.Quantity)), ct);
         }
-        await tx.CommitAsync(ct);
         return true;
     }
 

@@ -1,0 +1,289 @@
+// Drill overload — toggle: PUT /admin/failure-modes/overload (reproduce → contain; channelCapacity, prefetch from the
+// catalogue). Invariant: offered load far above capacity does not collapse goodput — at 3 × C the system still serves
+// ≥ 90 % of C within the SLO and sheds the rest cheaply (429/503 + Retry-After), and it is back to its baseline p99
+// within 5 s of the overload ending; GET /admin/invariants reports total == 0 once the system has settled.
+//
+//   export RELIABLESHOP_ADMIN_KEY=...                      # printed by the AppHost (infra/run.sh)
+//   k6 run -e STEP=capacity k6/drills/overload.js          # step 1 (optional): find C on this machine; prints C_RPS=…
+//   k6 run -e C_RPS=<C> k6/drills/overload.js              # step 2: the drill, judged against that C
+//
+// C (spec ../shared/design/failure-modes.md §4) is the highest offered rate with p99 ≤ SLO (1 s) and < 1 % errors,
+// every mode off. k6 thresholds are constants fixed when the script loads, so the drill cannot measure C and judge
+// against it in one run: C comes in as C_RPS. Two ways to find it:
+//   * the capacity step of the .NET drill test (tests/System.Tests, the overload drill) prints the C it measured,
+//     and records it in artifacts/drills/overload.txt;
+//   * STEP=capacity runs this script's own first step: a stair ramp from CAPACITY_FROM to CAPACITY_TO orders/s in
+//     steps of CAPACITY_STEP, CAPACITY_LEVEL_SECONDS per level, and prints each level's p99 and errors, then C_RPS.
+// Default C_RPS=40: about 80 % of Payment's 50 orders/s (100 charges/s, an authorize and a capture per order). Measure
+// yours; write the value and the machine in the mode's doc page.
+//
+// Timeline of the drill (ramping-arrival-rate 0.5C → 1C → 2C → hold 3C, then 0.5C; open model):
+//   0 ────── 20 ─────────────────────────── 80 ─────────────────────────── 140 ──────────── 170 s
+//   ◆ off     ◆ reproduce                    ◆ contain                      ◆ off
+//   0.5C      [ramp 0.5C→C→2C→3C 15 s | 3C 45 s ]  [ramp 15 s | 3C 45 s ]   0.5C (5 s transition)
+// The ramps are the fault phases' transition windows; the 45 s at 3 × C are judged (window:steady). The recovery
+// phase's 5 s transition IS "p99 back to baseline within 5 s": its steady window must meet the baseline p99.
+//
+// Criteria (thresholds below):
+//   reproduce → goodput < 30 % of C (at 3 × C offered)
+//   contain   → goodput ≥ 90 % of C; admitted p99 ≤ 1 s; rejections p99 ≤ 20 ms
+//   recovery  → at 0.5 × C afterwards, p99 back to baseline within 5 s
+//   always    → dropped_iterations == 0 (k6 really offered 3 × C), every toggle applied, invariants hold.
+// Goodput is a count over the 45 s steady window (a Counter's rate divides by the whole run): ≥ 0.9 × C × 45 orders
+// answered 2xx within the SLO. Not judged here: "queues within bounds" — Ordering's admission queue and the bounded
+// channel are read on the dashboard (and asserted by the .NET drill test).
+// Environment: C_RPS=40, ORDER_P99_BASELINE_MS=300 (calibration: the baseline phase's order_latency p99 on this
+// machine; "back to baseline" allows 1.5 × it), OVERLOAD_PREALLOCATED_VUS (default 12 × C, see below),
+// STEP=drill|capacity, CAPACITY_FROM=10, CAPACITY_TO=100, CAPACITY_STEP=10, CAPACITY_LEVEL_SECONDS=15, plus the
+// variables of k6/README.md. Doc: k6/README.md
+import exec from 'k6/execution';
+import { Counter, Rate, Trend } from 'k6/metrics';
+import { CLIENT_TIMEOUT_SECONDS, SLO_MS, envNumber, requireAdminKey } from '../lib/config.js';
+import { INVARIANT_THRESHOLDS, checkInvariants, resetModes, verifyAdminKey } from '../lib/admin.js';
+import { placeOrder } from '../lib/orders.js';
+import { drillSetup, drillTeardown, drillThresholds, inPhase, phasedScenarios } from '../lib/phases.js';
+import { SUMMARY_TREND_STATS, drillSummary } from '../lib/summary.js';
+export { phaseController } from '../lib/phases.js';
+
+requireAdminKey();
+
+const MODE = 'overload';
+const STEP = __ENV.STEP || 'drill';
+if (STEP !== 'drill' && STEP !== 'capacity') throw new Error(`STEP=${STEP} is not one of drill, capacity`);
+const C = envNumber('C_RPS', 40);
+const ORDER_P99_BASELINE_MS = envNumber('ORDER_P99_BASELINE_MS', 300);
+const ORDER_P99_RECOVERED_MS = Math.round(1.5 * ORDER_P99_BASELINE_MS);
+const RAMP_STAGE_SECONDS = 5; // 0.5C → C, C → 2C, 2C → 3C
+const HOLD_SECONDS = 45; // 3 × C, the judged window of a fault phase
+const RAMP_SECONDS = 3 * RAMP_STAGE_SECONDS;
+
+/** Orders answered 2xx — the admitted ones only; their latency is "admitted p99". */
+const admittedLatency = new Trend('admitted_latency', true);
+
+/** k6 wants whole arrivals per time unit: rates are given per minute, so 0.5 × 35 = 17.5/s is 1050/min. */
+function perMinute(ratePerSecond) {
+  return Math.round(ratePerSecond * 60);
+}
+
+/** VUs of a capacity level: open model, every request of the client-timeout window may be in flight at once. */
+function vus(peakPerSecond) {
+  return { preAllocatedVUs: Math.max(2, Math.ceil(2 * peakPerSecond)), maxVUs: Math.ceil(peakPerSecond * (CLIENT_TIMEOUT_SECONDS + 1)) };
+}
+
+// ---- step 2, the drill -------------------------------------------------------------------------------------------
+
+const PHASES = [
+  { name: 'baseline', state: 'off', seconds: 20, transitionSeconds: 0 },
+  { name: 'reproduce', state: 'reproduce', seconds: RAMP_SECONDS + HOLD_SECONDS, transitionSeconds: RAMP_SECONDS },
+  { name: 'contain', state: 'contain', seconds: RAMP_SECONDS + HOLD_SECONDS, transitionSeconds: RAMP_SECONDS },
+  { name: 'recovery', state: 'off', seconds: 30, transitionSeconds: 5 },
+];
+
+// The two fault phases share ONE ramping-arrival-rate scenario, so k6 needs one pool of VUs for both (two scenarios
+// would overlap by their gracefulStop and double it). Its requests are tagged phase and window by the second of the
+// scenario they start in (see faultTags); in-flight requests keep the tags they started with, as in lib/phases.js.
+const FAULT_START = PHASES[0].seconds; // reproduce starts after the baseline …
+const FAULT_PHASE_SECONDS = RAMP_SECONDS + HOLD_SECONDS; // … and contain FAULT_PHASE_SECONDS later
+const OVERLOAD_MAX_VUS = Math.ceil(3 * C * (CLIENT_TIMEOUT_SECONDS + 1)); // every request of the client-timeout window in flight
+// k6 initialises VUs beyond preAllocatedVUs during the run and may drop iterations while it does: when
+// dropped_iterations > 0 (reproduce, where answers take up to the client timeout), raise this towards OVERLOAD_MAX_VUS.
+const OVERLOAD_PREALLOCATED_VUS = envNumber('OVERLOAD_PREALLOCATED_VUS', Math.min(OVERLOAD_MAX_VUS, Math.ceil(3 * C * 4)));
+
+function rampAndHold(first) {
+  const ramp = [1, 2, 3].map((k) => ({ target: perMinute(k * C), duration: `${RAMP_STAGE_SECONDS}s` }));
+  if (!first) {
+    // contain starts where the shape ends: back to 0.5C in 1 s, then 0.5C → C in the rest of the first ramp stage
+    ramp.splice(0, 1, { target: perMinute(0.5 * C), duration: '1s' }, { target: perMinute(C), duration: `${RAMP_STAGE_SECONDS - 1}s` });
+  }
+  return ramp.concat([{ target: perMinute(3 * C), duration: `${HOLD_SECONDS}s` }]);
+}
+
+/** reproduce then contain: 0.5C → C → 2C → 3C (15 s, window:transition), 3C for 45 s (window:steady), twice. */
+function overloadScenario() {
+  return {
+    executor: 'ramping-arrival-rate',
+    exec: 'overloadWrites',
+    startTime: `${FAULT_START}s`,
+    startRate: perMinute(0.5 * C),
+    timeUnit: '1m',
+    stages: rampAndHold(true).concat(rampAndHold(false)),
+    preAllocatedVUs: OVERLOAD_PREALLOCATED_VUS,
+    maxVUs: OVERLOAD_MAX_VUS,
+    gracefulStop: `${CLIENT_TIMEOUT_SECONDS + 5}s`, // in-flight requests finish, keeping their tags
+    tags: { workload: 'writes' }, // phase and window: per request, from faultTags()
+  };
+}
+
+/** The phase and window of a request of the overload scenario, from the second it starts at. */
+function faultTags() {
+  const second = (Date.now() - exec.scenario.startTime) / 1000;
+  const phase = second < FAULT_PHASE_SECONDS ? 'reproduce' : 'contain';
+  const inPhaseSecond = phase === 'reproduce' ? second : second - FAULT_PHASE_SECONDS;
+  return { phase, window: inPhaseSecond < RAMP_SECONDS ? 'transition' : 'steady' };
+}
+
+function drillOptions() {
+  const scenarios = phasedScenarios({
+    mode: MODE,
+    phases: PHASES,
+    services: ['ordering', 'inventory'],
+    // baseline and recovery at 0.5 × C (lib/phases.js builds them); the fault phases' ramps are added below
+    workloads: { writes: { exec: 'writes', rate: (phase) => (phase.state === 'off' ? 0.5 * C : 0) } },
+  });
+  scenarios.writes_overload = overloadScenario();
+  const steadyGoodput = (fraction) => Math.floor(fraction * C * HOLD_SECONDS);
+  return {
+    scenarios,
+    thresholds: drillThresholds({
+      // baseline at 0.5 × C is well inside capacity: ≥ 99 % goodput, p99 at its calibrated level
+      [inPhase('goodput_ratio', 'baseline')]: ['rate>=0.99'],
+      [inPhase('order_latency', 'baseline')]: [`p(99)<=${ORDER_P99_RECOVERED_MS}`],
+      // reproduce must SHOW the collapse: at 3 × C, goodput < 30 % of C
+      [inPhase('goodput', 'reproduce')]: [`count<${steadyGoodput(0.3)}`],
+      // contain must HOLD it: at 3 × C, goodput ≥ 90 % of C …
+      [inPhase('goodput', 'contain')]: [`count>=${steadyGoodput(0.9)}`],
+      // … the admitted requests answered with p99 ≤ 1 s …
+      [inPhase('admitted_latency', 'contain')]: ['p(99)<=1000'],
+      // … and the shed ones (429/503 + Retry-After) cheaply: p99 ≤ 20 ms
+      [inPhase('rejection_latency', 'contain')]: ['p(99)<=20'],
+      // at 0.5 × C afterwards, p99 back to baseline within 5 s (the recovery transition)
+      [inPhase('order_latency', 'recovery')]: [`p(99)<=${ORDER_P99_RECOVERED_MS}`],
+      // dropped_iterations == 0 (in drillThresholds): k6 really offered 3 × C — a drill that offered less proves nothing
+    }),
+  };
+}
+
+// ---- step 1, capacity (STEP=capacity): a stair ramp, every mode off ----------------------------------------------
+
+const CAPACITY_FROM = envNumber('CAPACITY_FROM', 10);
+const CAPACITY_TO = envNumber('CAPACITY_TO', 100);
+const CAPACITY_STEP = envNumber('CAPACITY_STEP', 10);
+const CAPACITY_LEVEL_SECONDS = envNumber('CAPACITY_LEVEL_SECONDS', 15);
+const LEVELS = [];
+for (let rps = CAPACITY_FROM; rps <= CAPACITY_TO + 1e-9; rps += CAPACITY_STEP) LEVELS.push(Math.round(rps * 100) / 100);
+const levelName = (rps) => String(rps).replace('.', '_');
+
+// One Trend and one Rate per level: handleSummary reads them without thresholds (sub-metrics would need one each).
+const LEVEL_METRICS = {};
+if (STEP === 'capacity') {
+  LEVELS.forEach((rps) => {
+    LEVEL_METRICS[levelName(rps)] = {
+      latency: new Trend(`capacity_latency_${levelName(rps)}`, true),
+      errors: new Rate(`capacity_errors_${levelName(rps)}`),
+    };
+  });
+}
+const capacityOffered = new Counter('capacity_offered');
+
+function capacityOptions() {
+  const scenarios = {};
+  LEVELS.forEach((rps, i) => {
+    scenarios[`level_${levelName(rps)}`] = Object.assign(
+      {
+        executor: 'constant-arrival-rate',
+        exec: 'capacityProbe',
+        startTime: `${i * CAPACITY_LEVEL_SECONDS}s`,
+        duration: `${CAPACITY_LEVEL_SECONDS}s`,
+        rate: perMinute(rps),
+        timeUnit: '1m',
+        gracefulStop: `${CLIENT_TIMEOUT_SECONDS + 5}s`,
+        tags: { phase: 'capacity', level: levelName(rps) },
+      },
+      vus(rps),
+    );
+  });
+  return {
+    scenarios,
+    thresholds: Object.assign(
+      {
+        dropped_iterations: ['count==0'], // every level offered exactly its rate, or its numbers mean nothing
+        capacity_offered: ['count>0'], // the step placed orders at all
+      },
+      INVARIANT_THRESHOLDS,
+    ),
+  };
+}
+
+/** Step 1's load: one order per iteration, its latency and outcome recorded under the level of its scenario. */
+export function capacityProbe() {
+  const level = LEVEL_METRICS[exec.scenario.name.replace(/^level_/, '')];
+  if (!level) throw new Error(`scenario ${exec.scenario.name} is not a capacity level`);
+  const placed = placeOrder(); // every mode off: anything but a 2xx is an error at this level
+  capacityOffered.add(1);
+  level.errors.add(!placed.accepted);
+  if (placed.res.status !== 0) level.latency.add(placed.res.timings.duration);
+}
+
+function capacitySummary(data) {
+  const lines = ['', `ReliableShop overload, capacity step (SLO ${SLO_MS} ms, errors < 1 %):`];
+  let c = null;
+  let failedBelow = false;
+  LEVELS.forEach((rps) => {
+    const latency = data.metrics[`capacity_latency_${levelName(rps)}`];
+    const errors = data.metrics[`capacity_errors_${levelName(rps)}`];
+    const p99 = latency && latency.values ? latency.values['p(99)'] : undefined;
+    const errorRate = errors && errors.values ? errors.values.rate : undefined;
+    const ok = typeof p99 === 'number' && typeof errorRate === 'number' && p99 <= SLO_MS && errorRate < 0.01;
+    if (ok && !failedBelow) c = rps;
+    if (!ok) failedBelow = true; // C is the last level before the first one that misses the SLO
+    lines.push(`  ${ok ? '✓' : '✗'} ${rps} orders/s: p99=${typeof p99 === 'number' ? p99.toFixed(1) : '?'} ms ` +
+      `errors=${typeof errorRate === 'number' ? (errorRate * 100).toFixed(2) : '?'} %`);
+  });
+  const dropped = data.metrics.dropped_iterations ? data.metrics.dropped_iterations.values.count : 0;
+  if (dropped > 0) lines.push(`  ! ${dropped} dropped iterations: raise the VUs or lower CAPACITY_TO; the levels are not trustworthy`);
+  lines.push(c === null ? 'No level met the SLO: is the system healthy (k6 run k6/smoke.js)?' : `C_RPS=${c}`, '');
+  return lines.join('\n');
+}
+
+// ---- the script --------------------------------------------------------------------------------------------------
+
+const chosen = STEP === 'capacity' ? capacityOptions() : drillOptions();
+export const options = {
+  scenarios: chosen.scenarios,
+  thresholds: chosen.thresholds,
+  summaryTrendStats: SUMMARY_TREND_STATS,
+  teardownTimeout: '120s', // close the phase, reset the modes, then up to 60 s for the invariants to settle
+};
+
+export function setup() {
+  if (STEP === 'capacity') {
+    verifyAdminKey();
+    resetModes(); // C is measured on the production path: every mode off
+    return {};
+  }
+  return drillSetup();
+}
+
+/** One order per arrival; 429/503 + Retry-After are admission's answers, not client errors. */
+function placeTagged(tags) {
+  const placed = placeOrder({ rejectionsExpected: true, tags });
+  if (placed.accepted) admittedLatency.add(placed.res.timings.duration, tags);
+}
+
+/** Baseline and recovery at 0.5 × C: phase and window come from the scenario's tags (lib/phases.js). */
+export function writes() {
+  placeTagged(undefined);
+}
+
+/** The fault phases' load: tagged by the phase and window the request starts in. */
+export function overloadWrites() {
+  placeTagged(faultTags());
+}
+
+export function teardown() {
+  if (STEP === 'capacity') {
+    checkInvariants({ settleSeconds: 60 });
+    return;
+  }
+  drillTeardown({ settleSeconds: 60 });
+}
+
+const summary = drillSummary(`${MODE}${STEP === 'capacity' ? ' (capacity step)' : ` (C_RPS=${C})`}`, {
+  report: ['orders_offered', 'goodput', 'order_latency', 'admitted_latency', 'rejection_latency', 'order_rejections'],
+});
+
+export function handleSummary(data) {
+  const outputs = summary(data);
+  if (STEP === 'capacity') outputs.stdout = capacitySummary(data) + outputs.stdout;
+  return outputs;
+}
