@@ -31,7 +31,7 @@ builder.Services.AddOpenApi();                                     // /openapi/v
 
 var app = builder.Build();
 app.MapDefaultEndpoints();                                         // exception handler, /health, /alive
-app.UseRateLimiter();                                              // Admission/: sheds before the body is read
+app.UseAdmission();                                               // Admission/: sheds before the body is read
 app.UseBodyLimit();                                                // Orders/BodyLimit.cs: Orders:MaxBodyBytes
 app.MapOrdersApi();                                                // Orders/OrdersApi.cs
 app.MapFailureModesAdmin();                                        // /admin/failure-modes

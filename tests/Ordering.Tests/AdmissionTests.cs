@@ -18,6 +18,7 @@ public sealed class AdmissionTests
             ["Resilience:Payment:AttemptTimeout"] = "00:00:30",
             ["Resilience:Payment:TotalTimeout"] = "00:01:00",
             ["Resilience:Payment:SamplingDuration"] = "00:01:00",
+            ["Orders:RequestDeadline"] = "00:01:00",
         });
         using var client = app.Start();
         using var existing = await client.PlaceAsync(Requests.NewKey(), Requests.Body(("SKU-0010", 1)));

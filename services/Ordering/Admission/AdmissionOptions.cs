@@ -16,6 +16,26 @@ public sealed class AdmissionOptions
     [Range(0, 10_000)]
     public int QueueLimit { get; set; } = 16;
 
+    /// <summary>A placement that waited longer than this for its permit is dropped (503): its caller has given up.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.010", "00:01:00")]
+    public TimeSpan MaxQueueWait { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Reads (GET /api/orders/{id}) running at once: their own partition, never taken by writes.</summary>
+    [Range(1, 10_000)]
+    public int ReadPermitLimit { get; set; } = 64;
+
+    /// <summary>Reads allowed to wait for a read permit.</summary>
+    [Range(0, 10_000)]
+    public int ReadQueueLimit { get; set; } = 64;
+
+    /// <summary>Per-client token bucket on POST /api/orders: sustained placements per second per client.</summary>
+    [Range(1, 100_000)]
+    public int PerClientPerSecond { get; set; } = 500;
+
+    /// <summary>Per-client token bucket: the burst a client may send at once.</summary>
+    [Range(1, 100_000)]
+    public int PerClientBurst { get; set; } = 500;
+
     /// <summary>Retry-After (seconds) sent with a shed request's 503.</summary>
     [Range(1, 3600)]
     public int RetryAfterSeconds { get; set; } = 1;

@@ -106,7 +106,7 @@ public sealed class PaymentResilienceOptions : ClientResilienceOptions
 
     public PaymentResilienceOptions()
     {
-        TotalTimeout = TimeSpan.FromSeconds(10);
+        TotalTimeout = TimeSpan.FromSeconds(4); // inside Orders:RequestDeadline, so the 202 fallback answers before it
         AttemptTimeout = TimeSpan.FromMilliseconds(2500);
         MaxRetryAttempts = 2;
         RetryBaseDelay = TimeSpan.FromMilliseconds(200);

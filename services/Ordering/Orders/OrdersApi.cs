@@ -27,7 +27,7 @@ public static class OrdersApi
         var orders = app.MapGroup("/api/orders").WithTags("Orders");
         orders.MapPost("/", PlaceAsync).RequireAdmission().WithBodyLimit()
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
-        orders.MapGet("/{id:guid}", GetAsync); // reads are not behind admission control
+        orders.MapGet("/{id:guid}", GetAsync).RequireReadAdmission(); // reads: their own partition, never behind writes
         return app;
     }
 
@@ -42,15 +42,27 @@ public static class OrdersApi
         var errors = PlaceOrderRules.Check(request, idempotencyKey, deps.Options.Value);
         if (errors.Count > 0) return TypedResults.ValidationProblem(errors);
         var (key, hash) = (idempotencyKey!, OrderIdentity.RequestHash(request!));
-        // Replay fast path: a retried request is answered from the database; no dependency is called again.
-        if (await OrderQueries.FindByKeyAsync(deps.Db, key, ct) is { } stored) return await ReplayAsync(deps, stored, hash, ct);
+        // timeouts-cascade — reproduce (NAIVE): the caller's cancellation is not passed on. When the client gives up,
+        //   Ordering keeps calling Payment and holding its connection for nobody: abandoned work piles up downstream.
+        // contain (and normally): RequestAborted AND the request deadline flow into HttpClient and Npgsql, so work
+        //   stops when the caller leaves or the deadline passes.
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        deadline.CancelAfter(deps.Options.Value.RequestDeadline);
+        var downstream = deps.Toggles["timeouts-cascade"].Naive ? CancellationToken.None : deadline.Token;
         try
         {
-            return await PlaceNewAsync(request!, key, hash, deps, ct);
+            // Replay fast path: a retried request is answered from the database; no dependency is called again.
+            if (await OrderQueries.FindByKeyAsync(deps.Db, key, downstream) is { } stored) return await ReplayAsync(deps, stored, hash, downstream);
+            return await PlaceNewAsync(request!, key, hash, deps, downstream);
         }
         catch (DependencyUnavailableException e)
         {
             return Unavailable(deps.Http, e);
+        }
+        catch (OperationCanceledException e) when (deadline.IsCancellationRequested && !ct.IsCancellationRequested)
+        {
+            return Unavailable(deps.Http, new DependencyUnavailableException("deadline", "deadline-exceeded", TimeSpan.FromSeconds(1),
+                $"Not placed within {deps.Options.Value.RequestDeadline.TotalMilliseconds:0} ms; nothing was written.", e));
         }
     }
 

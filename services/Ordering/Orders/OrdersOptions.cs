@@ -16,6 +16,13 @@ public sealed class OrdersOptions
     [Range(1, 1_000_000)]
     public int MaxQuantityPerLine { get; set; } = 1000;
 
+    /// <summary>
+    /// End-to-end deadline of one placement, shorter than any sane client timeout: past it, every downstream call and
+    /// query is cancelled and the caller gets 503 (nothing written) instead of waiting for work nobody will use.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00.100", "00:05:00")]
+    public TimeSpan RequestDeadline { get; set; } = TimeSpan.FromSeconds(5);
+
     /// <summary>Largest accepted request body in bytes (read before parsing); more ⇒ 400 naming "body".</summary>
     [Range(1024, 1_048_576)]
     public int MaxBodyBytes { get; set; } = 16_384;

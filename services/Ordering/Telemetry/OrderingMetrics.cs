@@ -23,6 +23,8 @@ public sealed class OrderingMetrics
     private readonly Counter<long> _orders;
     private long _admissionRejectedTotal;
     private long _paymentPendingTotal;
+    private long _rateLimitedTotal, _droppedStaleTotal, _writesInFlight, _writesInFlightMax, _queueWaitMaxTicks;
+    private readonly Histogram<double> _queueWait;
 
     public OrderingMetrics(IMeterFactory meterFactory)
     {
@@ -36,6 +38,9 @@ public sealed class OrderingMetrics
         _breakerTransitions = meter.CreateCounter<long>("reliableshop.ordering.breaker.transitions", "{transition}", "Circuit breaker state changes.");
         _admissionRejected = meter.CreateCounter<long>("reliableshop.ordering.admission.rejected", "{request}", "POST /api/orders shed by admission control (503).");
         _orders = meter.CreateCounter<long>("reliableshop.ordering.orders", "{order}", "Order requests answered, by outcome (placed, replayed).");
+        _queueWait = meter.CreateHistogram<double>("reliableshop.ordering.admission.queue_time", "s", "Time a POST /api/orders waited at the door for its permit.");
+        meter.CreateObservableUpDownCounter("reliableshop.ordering.admission.in_flight", () => Interlocked.Read(ref _writesInFlight), "{request}",
+            "Order placements running now (past admission).");
         meter.CreateObservableGauge("reliableshop.ordering.breaker.state", ObserveBreakerStates, "{state}",
             "Circuit breaker state per dependency: 0 closed, 1 open, 2 half-open, 3 isolated.");
     }
@@ -93,6 +98,36 @@ public sealed class OrderingMetrics
         _admissionRejected.Add(1);
     }
 
+    public void AdmissionRateLimited() => Interlocked.Increment(ref _rateLimitedTotal);
+
+    public void AdmissionDroppedStale() => Interlocked.Increment(ref _droppedStaleTotal);
+
+    public void AdmissionQueued(TimeSpan waited)
+    {
+        _queueWait.Record(waited.TotalSeconds);
+        var ticks = waited.Ticks;
+        for (var max = Interlocked.Read(ref _queueWaitMaxTicks); ticks > max; max = Interlocked.Read(ref _queueWaitMaxTicks))
+        {
+            if (Interlocked.CompareExchange(ref _queueWaitMaxTicks, ticks, max) == max) break;
+        }
+    }
+
+    /// <summary>Counts one placement in flight until disposed; keeps the highest count seen since the last reset.</summary>
+    public InFlight WriteStarted()
+    {
+        var now = Interlocked.Increment(ref _writesInFlight);
+        for (var max = Interlocked.Read(ref _writesInFlightMax); now > max; max = Interlocked.Read(ref _writesInFlightMax))
+        {
+            if (Interlocked.CompareExchange(ref _writesInFlightMax, now, max) == max) break;
+        }
+        return new InFlight(this);
+    }
+
+    public readonly struct InFlight(OrderingMetrics metrics) : IDisposable
+    {
+        public void Dispose() => Interlocked.Decrement(ref metrics._writesInFlight);
+    }
+
     public void OrderAnswered(string outcome) => _orders.Add(1, new KeyValuePair<string, object?>("outcome", outcome));
 
     public OrderingStats Snapshot() => new(
@@ -100,13 +135,20 @@ public sealed class OrderingMetrics
             Interlocked.Read(ref d.Value.Requests), Interlocked.Read(ref d.Value.Attempts), Interlocked.Read(ref d.Value.Retries),
             Interlocked.Read(ref d.Value.BudgetExhausted), Interlocked.Read(ref d.Value.ShortCircuited), d.Value.State.ToString(),
             Interlocked.Read(ref d.Value.Opened))),
-        Interlocked.Read(ref _admissionRejectedTotal), Interlocked.Read(ref _paymentPendingTotal));
+        Interlocked.Read(ref _admissionRejectedTotal), Interlocked.Read(ref _paymentPendingTotal),
+        new AdmissionStats(Interlocked.Read(ref _rateLimitedTotal), Interlocked.Read(ref _droppedStaleTotal),
+            Interlocked.Read(ref _writesInFlight), Interlocked.Read(ref _writesInFlightMax),
+            TimeSpan.FromTicks(Interlocked.Read(ref _queueWaitMaxTicks)).TotalMilliseconds));
 
     /// <summary>Zeroes the counts for a new drill phase; breaker states are state, not counts, and stay.</summary>
     public void Reset()
     {
         Interlocked.Exchange(ref _admissionRejectedTotal, 0);
         Interlocked.Exchange(ref _paymentPendingTotal, 0);
+        Interlocked.Exchange(ref _rateLimitedTotal, 0);
+        Interlocked.Exchange(ref _droppedStaleTotal, 0);
+        Interlocked.Exchange(ref _writesInFlightMax, Interlocked.Read(ref _writesInFlight));
+        Interlocked.Exchange(ref _queueWaitMaxTicks, 0);
         foreach (var counters in _dependencies.Values)
         {
             Interlocked.Exchange(ref counters.Requests, 0);
@@ -145,4 +187,8 @@ public static class OrderingMetricsExtensions
 public sealed record DependencyStats(long Requests, long Attempts, long Retries, long BudgetExhausted, long ShortCircuited,
     string BreakerState, long BreakerOpened);
 
-public sealed record OrderingStats(IReadOnlyDictionary<string, DependencyStats> Dependencies, long AdmissionRejected, long PaymentPending);
+public sealed record OrderingStats(IReadOnlyDictionary<string, DependencyStats> Dependencies, long AdmissionRejected, long PaymentPending,
+    AdmissionStats Admission);
+
+/// <param name="WritesInFlightMax">Highest number of placements running at once since the last reset.</param>
+public sealed record AdmissionStats(long RateLimited, long DroppedStale, long WritesInFlight, long WritesInFlightMax, double QueueWaitMaxMs);
