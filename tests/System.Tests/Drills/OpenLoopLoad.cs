@@ -85,6 +85,8 @@ public static class OpenLoopLoad
 public sealed class LoadRecorder(string name, TimeSpan slo)
 {
     private readonly LongHistogram latencyMicros = new(TimeSpan.FromMinutes(5).Ticks / 10, 3);
+    private readonly LongHistogram successMicros = new(TimeSpan.FromMinutes(5).Ticks / 10, 3);
+    private readonly LongHistogram rejectedMicros = new(TimeSpan.FromMinutes(5).Ticks / 10, 3);
     private readonly object gate = new();
     private long success, withinSlo, rejected, errors, dropped;
 
@@ -94,11 +96,12 @@ public sealed class LoadRecorder(string name, TimeSpan slo)
     {
         lock (gate)
         {
-            latencyMicros.RecordValue(Math.Max(1, (long)latency.TotalMicroseconds));
+            var micros = Math.Max(1, (long)latency.TotalMicroseconds);
+            latencyMicros.RecordValue(micros);
             switch (outcome)
             {
-                case Outcome.Success: success++; if (latency <= slo) withinSlo++; break;
-                case Outcome.Rejected: rejected++; break;
+                case Outcome.Success: success++; successMicros.RecordValue(micros); if (latency <= slo) withinSlo++; break;
+                case Outcome.Rejected: rejected++; rejectedMicros.RecordValue(micros); break;
                 default: errors++; break;
             }
         }
@@ -108,11 +111,16 @@ public sealed class LoadRecorder(string name, TimeSpan slo)
     {
         lock (gate)
         {
-            double Ms(double percentile) => latencyMicros.TotalCount == 0 ? 0 : latencyMicros.GetValueAtPercentile(percentile) / 1000.0;
+            double Ms(double percentile) => P(latencyMicros, percentile);
+            static double P(LongHistogram h, double percentile) => h.TotalCount == 0 ? 0 : h.GetValueAtPercentile(percentile) / 1000.0;
             var seconds = sendingDuration.TotalSeconds;
             var sent = latencyMicros.TotalCount;
             return new(name, sent, success, withinSlo, rejected, errors, Interlocked.Read(ref dropped),
-                sent / seconds, withinSlo / seconds, Ms(50), Ms(90), Ms(99), latencyMicros.GetMaxValue() / 1000.0);
+                sent / seconds, withinSlo / seconds, Ms(50), Ms(90), Ms(99), latencyMicros.GetMaxValue() / 1000.0)
+            {
+                SuccessP99Ms = P(successMicros, 99),
+                RejectedP99Ms = P(rejectedMicros, 99),
+            };
         }
     }
 }
@@ -121,8 +129,12 @@ public sealed record LoadReport(
     string Name, long Sent, long Succeeded, long WithinSlo, long Rejected, long Errors, long Dropped,
     double AchievedRps, double GoodputRps, double P50Ms, double P90Ms, double P99Ms, double MaxMs)
 {
-    public static string Header => $"{"phase",-22} {"sent",7} {"ok",7} {"in SLO",7} {"rej",6} {"err",6} {"drop",5} {"rps",8} {"goodput",8} {"p50 ms",8} {"p90 ms",8} {"p99 ms",8} {"max ms",8}";
+    /// <summary>p99 of successful responses only, and of rejections (429/503 sheds) only.</summary>
+    public double SuccessP99Ms { get; init; }
+    public double RejectedP99Ms { get; init; }
+
+    public static string Header => $"{"phase",-22} {"sent",7} {"ok",7} {"in SLO",7} {"rej",6} {"err",6} {"drop",5} {"rps",8} {"goodput",8} {"p50 ms",8} {"p90 ms",8} {"p99 ms",8} {"max ms",8} {"ok p99",8} {"rej p99",8}";
 
     public override string ToString() =>
-        $"{Name,-22} {Sent,7} {Succeeded,7} {WithinSlo,7} {Rejected,6} {Errors,6} {Dropped,5} {AchievedRps,8:0.0} {GoodputRps,8:0.0} {P50Ms,8:0.0} {P90Ms,8:0.0} {P99Ms,8:0.0} {MaxMs,8:0.0}";
+        $"{Name,-22} {Sent,7} {Succeeded,7} {WithinSlo,7} {Rejected,6} {Errors,6} {Dropped,5} {AchievedRps,8:0.0} {GoodputRps,8:0.0} {P50Ms,8:0.0} {P90Ms,8:0.0} {P99Ms,8:0.0} {MaxMs,8:0.0} {SuccessP99Ms,8:0.0} {RejectedP99Ms,8:0.0}";
 }

@@ -1,0 +1,67 @@
+// Order placements as drill traffic: each call places a new order (its own Idempotency-Key) on one of a few SKUs with
+// plenty of stock, and classifies the answer the way the drills count it — 201/200 placed, 202 accepted as
+// PaymentPending (the circuit-breaker fallback), 429/503 shed, anything else (or no answer) an error.
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Http.Json;
+
+namespace ReliableShop.SystemTests.Drills;
+
+public sealed class OrderTraffic(HttpClient ordering, IReadOnlyList<string> skus, bool pendingIsSuccess = true)
+{
+    private readonly ConcurrentDictionary<int, long> statuses = new();
+    private readonly ConcurrentQueue<Guid> placed = new();
+
+    /// <summary>The SKUs every issue-4 drill orders: stock is raised so no drill is limited by it.</summary>
+    public static readonly string[] DrillSkus = [.. Enumerable.Range(31, 10).Select(i => $"SKU-{i:0000}")];
+
+    public IReadOnlyDictionary<int, long> Statuses => statuses;
+    public IEnumerable<Guid> PlacedIds => placed;
+    public long Count(int status) => statuses.GetValueOrDefault(status);
+    public long ServerErrors => statuses.Where(s => s.Key >= 500 && s.Key != 503).Sum(s => s.Value) + Count(503);
+    public void Clear() { statuses.Clear(); }
+
+    public static async Task RaiseStockAsync(SystemFixture system, CancellationToken ct)
+    {
+        foreach (var sku in DrillSkus) await system.SetStockAsync(sku, 1_000_000, ct);
+    }
+
+    public async Task<Outcome> PlaceAsync(int i, CancellationToken ct)
+    {
+        var body = new { customerId = "drill", items = new[] { new { sku = skus[i % skus.Count], quantity = 1 } } };
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/orders") { Content = JsonContent.Create(body) };
+        request.Headers.Add("Idempotency-Key", Guid.NewGuid().ToString());
+        HttpResponseMessage response;
+        try
+        {
+            response = await ordering.SendAsync(request, ct);
+        }
+        catch (Exception e) when (e is HttpRequestException or OperationCanceledException)
+        {
+            statuses.AddOrUpdate(0, 1, (_, n) => n + 1); // 0 = no answer (timed out or connection failed)
+            return Outcome.Error;
+        }
+        using (response)
+        {
+            var status = (int)response.StatusCode;
+            statuses.AddOrUpdate(status, 1, (_, n) => n + 1);
+            if (response.StatusCode is HttpStatusCode.Created or HttpStatusCode.Accepted)
+            {
+                var order = await response.Content.ReadFromJsonAsync<PlacedBody>(ct);
+                if (order is not null) placed.Enqueue(order.Id);
+            }
+            return response.StatusCode switch
+            {
+                HttpStatusCode.Created or HttpStatusCode.OK => Outcome.Success,
+                HttpStatusCode.Accepted => pendingIsSuccess ? Outcome.Success : Outcome.Error,
+                HttpStatusCode.TooManyRequests or HttpStatusCode.ServiceUnavailable => Outcome.Rejected,
+                _ => Outcome.Error,
+            };
+        }
+    }
+
+    public override string ToString() =>
+        "statuses: " + string.Join(", ", statuses.OrderBy(s => s.Key).Select(s => $"{(s.Key == 0 ? "none" : s.Key.ToString())}×{s.Value}"));
+
+    private sealed record PlacedBody(Guid Id);
+}
