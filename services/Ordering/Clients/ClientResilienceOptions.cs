@@ -114,6 +114,10 @@ public sealed class PaymentResilienceOptions : ClientResilienceOptions
         MinimumThroughput = 10;
         SamplingDuration = TimeSpan.FromSeconds(30);
         BreakDuration = TimeSpan.FromSeconds(5);
+        // Payment's capacity × its latency (100 charges/s × 0.1 s) is 10 calls in flight; more in flight from one
+        // replica can only queue at Payment, and no queue here: a full bulkhead answers at once (→ 202 fallback).
+        BulkheadPermitLimit = 10;
+        BulkheadQueueLimit = 0;
     }
 
     protected override string SectionSuffix => "Payment";

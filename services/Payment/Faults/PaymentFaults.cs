@@ -4,7 +4,8 @@
 //
 //   mode (article it serves)                                      fault on authorize / capture / void
 //   timeouts-cascade  When Timeouts Didn't Prevent Cascading …    service time paymentServiceTimeMs; reproduce ignores cancellation
-//   retry-storm       Adding Retries Can Make Outages Worse       slots × capacityFraction; Payment's own retry layer; contain sheds retries
+//   retry-storm       Adding Retries Can Make Outages Worse       slots × capacityFraction; Payment's own retry layer and ignored
+//                                                                 cancellation in reproduce; contain sheds retries
 //   retry-budget      Retry Budgets in Microservices              fast 503s for outageSeconds, then errorRateAfter random 503s
 //   scaling-plateau   Why Horizontal Scaling Didn't Improve …     global quota paymentQuotaPerSecond → 429 + Retry-After
 //   pool-exhaustion   Database Connection Pool Exhaustion …       service time paymentServiceTimeMs (Ordering holds its tx across it)
@@ -37,9 +38,10 @@ public sealed class PaymentFaults(
             RejectAfterLatency: brownout && Chance(breaker["brownoutErrorRate"])
                 ? FaultRejection.Unavailable(FaultKind.Error503, "Payment is browning out", "circuit-breaker: brown-out error.") : null,
             ShedRetriesWhenSaturated: storm.State == FailureModeState.Contain,
-            // timeouts-cascade — reproduce: Payment ignores the caller's cancellation and finishes abandoned work.
-            //                    contain:   Payment honours RequestAborted; a caller that gave up frees its slot.
-            IgnoreCancellation: cascade.Naive,
+            // timeouts-cascade, retry-storm — reproduce: Payment ignores the caller's cancellation and finishes
+            //   abandoned work (every timed-out attempt still costs a slot: what turns retries into a storm).
+            // contain: Payment honours RequestAborted; a caller that gave up frees its place in line.
+            IgnoreCancellation: cascade.Naive || storm.Naive,
             // retry-storm — reproduce: Payment retries every timed-out provider call, even one that is itself a retry:
             //                          two layers of r retries multiply to (r + 1)² attempts per charge.
             //               contain:   a retry (X-Attempt > 1) is never retried again here: one retry layer per call.
