@@ -82,6 +82,20 @@ public static class CartCheckout
         }
     }
 
+    private const string StatsSql = """
+        SELECT count(*), count(*) FILTER (WHERE orders > 1), coalesce(sum(orders - 1), 0)
+        FROM (SELECT count(*) AS orders FROM orders WHERE cart_id IS NOT NULL GROUP BY cart_id) c
+        """;
+
+    /// <summary>/admin/stats section "carts" (state, not counts: a drill takes the difference between two reads).</summary>
+    public static async Task<object> StatsAsync(NpgsqlDataSource db, CancellationToken ct)
+    {
+        await using var command = db.CreateCommand(StatsSql);
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        await reader.ReadAsync(ct);
+        return new { carts = reader.GetInt64(0), cartsWithDuplicates = reader.GetInt64(1), duplicateOrders = reader.GetInt64(2) };
+    }
+
     /// <summary>Frees the cart when its owner failed before its order was written (naive path: nothing to free).</summary>
     public static async Task ReleaseAsync(NpgsqlDataSource db, NewOrder order)
     {
