@@ -63,7 +63,13 @@ public sealed class ConnectionBudgetCheck(string service, NpgsqlDataSource db, C
 {
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        await using var command = db.CreateCommand("SELECT current_setting('max_connections')::int");
+        // The service's database may not exist yet (the migrator creates it): ask the maintenance database, with the
+        // data source's credentials (its ConnectionString omits the password; a cloned connection keeps it).
+        await using var template = db.CreateConnection();
+        var maintenance = new NpgsqlConnectionStringBuilder(template.ConnectionString) { Database = "postgres", Pooling = false };
+        await using var connection = template.CloneWith(maintenance.ConnectionString);
+        await connection.OpenAsync(cancellationToken);
+        await using var command = new NpgsqlCommand("SELECT current_setting('max_connections')::int", connection);
         var maxConnections = (int)(await command.ExecuteScalarAsync(cancellationToken))!;
         var fleet = ConnectionBudget.Fleet(service, options);
         if (ConnectionBudget.Check(fleet, options.Reserve, maxConnections) is { } problem)

@@ -92,3 +92,30 @@ public static class CartCheckout
         await release.ExecuteNonQueryAsync(CancellationToken.None);
     }
 }
+
+/// <summary>
+/// /admin/stats section "carts": carts ordered since the last POST /admin/stats/reset, and how many of them got more
+/// than one order (the load-only-bugs KPI). Read from the orders table on demand.
+/// </summary>
+public sealed class CartStats(NpgsqlDataSource db, TimeProvider time) : ReliableShop.Drills.IDrillStatsSource
+{
+    private const string StatsSql = """
+        SELECT count(*), count(*) FILTER (WHERE orders > 1), coalesce(sum(orders - 1), 0)
+        FROM (SELECT count(*) AS orders FROM orders WHERE cart_id IS NOT NULL GROUP BY cart_id HAVING min(created_at) >= $1) c
+        """;
+
+    private DateTimeOffset since = DateTimeOffset.MinValue;
+
+    public string Section => "carts";
+
+    public void Reset() => since = time.GetUtcNow();
+
+    public async Task<object> ReadAsync(CancellationToken ct)
+    {
+        await using var command = db.CreateCommand(StatsSql);
+        command.Parameters.Add(new() { Value = since == DateTimeOffset.MinValue ? DateTimeOffset.UnixEpoch : since });
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        await reader.ReadAsync(ct);
+        return new { carts = reader.GetInt64(0), cartsWithDuplicates = reader.GetInt64(1), duplicateOrders = reader.GetInt64(2) };
+    }
+}

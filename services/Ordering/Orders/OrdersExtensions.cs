@@ -15,6 +15,7 @@ public static class OrdersExtensions
         services.AddSingleton<OrderWritePool>();                 // OrderPlacement.cs: the pool placements write through
         services.AddSingleton<PlacementTimings>();               // PlacementTimings.cs: pool wait vs SQL
         services.AddSingleton<ReliableShop.Drills.IDrillStatsSource>(sp => sp.GetRequiredService<PlacementTimings>());
+        services.AddSingleton<ReliableShop.Drills.IDrillStatsSource, CartStats>(); // CartCheckout.cs: duplicate orders per cart
         return services;
     }
 }

@@ -7,7 +7,7 @@
 //   retry-storm       Adding Retries Can Make Outages Worse       slots × capacityFraction; Payment's own retry layer and ignored
 //                                                                 cancellation in reproduce; contain sheds retries
 //   retry-budget      Retry Budgets in Microservices              fast 503s for outageSeconds, then errorRateAfter random 503s
-//   scaling-plateau   Why Horizontal Scaling Didn't Improve …     global quota paymentQuotaPerSecond → 429 + Retry-After
+//   scaling-plateau   Why Horizontal Scaling Didn't Improve …     global quota paymentQuotaPerSecond → 429 + Retry-After; service time paymentServiceTimeMs
 //   pool-exhaustion   Database Connection Pool Exhaustion …       service time paymentServiceTimeMs (Ordering holds its tx across it)
 //   load-only-bugs    Why Bugs Appear Only Under Production Load  tailLatencyPercent % of calls + tailLatencyMs
 //   circuit-breaker   Circuit Breaker Pattern in Microservices    hard down downSeconds, then brown-out latency + error rate
@@ -55,9 +55,9 @@ public sealed class PaymentFaults(
     private void SyncCapacity(FailureModeSnapshot modes)
     {
         var configured = capacity.Configured;
-        var (cascade, storm, pool) = (modes["timeouts-cascade"], modes["retry-storm"], modes["pool-exhaustion"]);
-        // timeouts-cascade, pool-exhaustion: a slow Payment (service time paymentServiceTimeMs); the slower one wins.
-        var serviceTime = new[] { cascade, pool }.Where(m => m.FaultInjected)
+        var (cascade, storm, pool, plateau) = (modes["timeouts-cascade"], modes["retry-storm"], modes["pool-exhaustion"], modes["scaling-plateau"]);
+        // timeouts-cascade, pool-exhaustion, scaling-plateau: a slow Payment (service time paymentServiceTimeMs); the slower one wins.
+        var serviceTime = new[] { cascade, pool, plateau }.Where(m => m.FaultInjected)
             .Select(m => Ms(m["paymentServiceTimeMs"])).DefaultIfEmpty(configured.ServiceTime).Max();
         // retry-storm: Payment's capacity cut to capacityFraction of its slots (about a third by default).
         var slots = storm.FaultInjected
