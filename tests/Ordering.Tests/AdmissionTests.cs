@@ -1,6 +1,7 @@
 // Admission control: with one permit and no queue, a second concurrent POST is shed at once with 503 + Retry-After
 // while the first waits on Payment — and reads (GET /api/orders/{id}) are not behind the limiter.
 using System.Net;
+using ReliableShop.TestServers;
 
 namespace ReliableShop.Ordering.Tests;
 
@@ -40,5 +41,39 @@ public sealed class AdmissionTests
         Assert.Equal(HttpStatusCode.Created, held.StatusCode);
         using var stats = await client.AdminGetAsync("/admin/stats");
         Assert.Equal(1, (await stats.JsonAsync()).GetProperty("ordering").GetProperty("admissionRejected").GetInt64());
+    }
+
+    [Fact]
+    public async Task OverloadReproduce_NoLimiterAtTheDoor_ConcurrentPostIsAdmittedPastThePermits()
+    {
+        await using var app = await OrderingApp.CreateAsync(new Dictionary<string, string>
+        {
+            ["Admission:PermitLimit"] = "1",
+            ["Admission:QueueLimit"] = "0",
+            ["Resilience:Payment:AttemptTimeout"] = "00:00:30",
+            ["Resilience:Payment:TotalTimeout"] = "00:01:00",
+            ["Resilience:Payment:SamplingDuration"] = "00:01:00",
+            ["Orders:RequestDeadline"] = "00:01:00",
+        });
+        using var client = app.Start();
+        await client.SetModeAsync("overload", "reproduce");
+
+        var entered = app.Payment.HoldAuthorizations();
+        var holding = client.PlaceAsync(Requests.NewKey(), Requests.Body(("SKU-0013", 1)));
+        await entered.WaitAsync(TimeSpan.FromSeconds(10), Requests.Ct);
+        var second = client.PlaceAsync(Requests.NewKey(), Requests.Body(("SKU-0014", 1)));
+        // Admitted (no limiter): it reaches Payment too, where it waits behind the hold like the first.
+        await Eventually.WaitAsync(() => Task.FromResult(app.Payment.AuthorizeAttempts), n => n >= 2, TimeSpan.FromSeconds(10),
+            "the second placement reached Payment");
+        app.Payment.Release();
+
+        using var first = await holding.WaitAsync(TimeSpan.FromSeconds(30), Requests.Ct);
+        using var admitted = await second.WaitAsync(TimeSpan.FromSeconds(30), Requests.Ct);
+        Assert.Equal(HttpStatusCode.Created, first.StatusCode);
+        Assert.Equal(HttpStatusCode.Created, admitted.StatusCode);
+        using var stats = await client.AdminGetAsync("/admin/stats");
+        var ordering = (await stats.JsonAsync()).GetProperty("ordering");
+        Assert.Equal(0, ordering.GetProperty("admissionRejected").GetInt64());
+        Assert.Equal(2, ordering.GetProperty("admission").GetProperty("writesInFlightMax").GetInt64());
     }
 }
