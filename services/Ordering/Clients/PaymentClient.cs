@@ -4,13 +4,14 @@
 using System.Net;
 using System.Net.Http.Json;
 using Microsoft.Extensions.Options;
+using ReliableShop.FailureModes;
 using ReliableShop.Ordering.Telemetry;
 
 namespace ReliableShop.Ordering.Clients;
 
 public enum PaymentOutcome { Done, Conflict, NotFound }
 
-public sealed class PaymentClient(HttpClient http)
+public sealed class PaymentClient(HttpClient http, FailureModeToggles toggles)
 {
     public const string Dependency = "payment";
     public const string Currency = "EUR";
@@ -22,7 +23,10 @@ public sealed class PaymentClient(HttpClient http)
         {
             Content = JsonContent.Create(new AuthorizeRequest(orderId, amount, Currency)),
         }.Idempotent();
-        request.Headers.Add("Idempotency-Key", idempotencyKey);
+        // NAIVE (race-conditions: reproduce): a fresh key per call is no key at all. Concurrent duplicate submissions of
+        // one order (and every retry) each create an authorization: money is held twice for one order.
+        // Control: the key derived from the order's Idempotency-Key, so every duplicate gets the same authorization.
+        request.Headers.Add("Idempotency-Key", toggles["race-conditions"].Naive ? $"naive-{Guid.NewGuid():N}" : idempotencyKey);
         using var response = await DependencyUnavailableException.SendAsync(http, Dependency, request, ct);
         if (response.StatusCode == HttpStatusCode.UnprocessableEntity) return null;
         response.EnsureSuccessStatusCode();
