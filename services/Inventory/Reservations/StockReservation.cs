@@ -12,7 +12,7 @@ namespace ReliableShop.Inventory.Reservations;
 
 public enum ReservationResult { Reserved, Rejected, Duplicate }
 
-public sealed class StockReservation(NpgsqlDataSource db, CatalogCache cache, FailureModeToggles toggles, TimeProvider time)
+public sealed class StockReservation(NpgsqlDataSource db, CatalogCache cache, CatalogChanges changes, FailureModeToggles toggles, TimeProvider time)
 {
     public const string InboxConsumer = "inventory.order-placed";
     public const string RaceMode = "race-conditions", StaleCacheMode = "stale-cache";
@@ -68,6 +68,7 @@ public sealed class StockReservation(NpgsqlDataSource db, CatalogCache cache, Fa
         // NAIVE (stale-cache: reproduce): this write path forgets to invalidate; the cached stock stays until its TTL.
         // Control: invalidate after commit (the cached stock figures are now stale).
         if (!toggles[StaleCacheMode].Naive) await cache.InvalidateAsync(taken);
+        await changes.AnnounceCommitAsync(taken); // measurement: starts the staleness probes
         return ReservationResult.Reserved;
     }
 
