@@ -44,7 +44,7 @@ public sealed class StaleCacheTests(SharedInventoryApp shared, ITestOutputHelper
             }
             else
             {
-                Assert.Equal($"tombstone v{v2.Version}", cached);      // the versioned write lost to the tombstone
+                Assert.Equal($"item v{v2.Version}", cached);           // the writer's committed row; the reader's old one was refused
                 Assert.Equal((v2.Version, 22.22m), (next.Version, next.Price));
                 Assert.True(metrics.Snapshot().StaleWritesRefused > refusedBefore);
             }

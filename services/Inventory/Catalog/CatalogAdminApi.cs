@@ -57,10 +57,11 @@ public static class CatalogAdminApi
         }
         else
         {
-            // CONTROL: the change and its CatalogItemChanged outbox row commit together; the invalidation runs AFTER the
-            // commit, here at once and again from the outbox event (CatalogItemChangedConsumer), which survives a crash.
+            // CONTROL: the change and its CatalogItemChanged outbox row commit together; AFTER the commit the committed row
+            // is written if newer + the L1 broadcast (CatalogCache.RefreshAsync), and the outbox event invalidates again
+            // (CatalogItemChangedConsumer), which survives a crash between the commit and this line.
             item = await store.UpdateAsync(sku, request.Price, request.Available, ct, announce: true);
-            if (item is not null) await cache.InvalidateAsync([(item.Sku, item.Version)]);
+            if (item is not null) await cache.RefreshAsync(item);
         }
         if (item is null)
         {

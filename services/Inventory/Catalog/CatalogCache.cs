@@ -88,6 +88,22 @@ public sealed class CatalogCache(
         await changes.BroadcastInvalidationAsync(list);
     }
 
+    /// <summary>
+    /// Call AFTER the change committed, with the committed row: writes it if newer (so the next reads hit instead of
+    /// all missing at once, and any older row a paused reader wrote is replaced) and drops it from every replica's L1.
+    /// Naive: the same bare DEL as <see cref="InvalidateAsync"/>.
+    /// </summary>
+    public async Task RefreshAsync(CatalogItem item)
+    {
+        if (toggles[Mode].Naive)
+        {
+            await InvalidateAsync([(item.Sku, item.Version)]);
+            return;
+        }
+        await TryWriteIfNewerAsync(item.Sku, item.Version, JsonSerializer.Serialize(item, Json), "item");
+        await changes.BroadcastInvalidationAsync([(item.Sku, item.Version)]);
+    }
+
     /// <summary>The item Redis holds for <paramref name="sku"/> (null: absent, tombstone or Redis unavailable); counts nothing.</summary>
     public async Task<CatalogItem?> PeekAsync(string sku) => (await TryReadAsync(sku)).Item;
 
@@ -97,7 +113,7 @@ public sealed class CatalogCache(
         {
             await WithTimeout(redis.GetDatabase().StringSetAsync(Key(sku), json, ttl));
         }
-        catch (Exception e) when (e is RedisException or TimeoutException)
+        catch (Exception e) when (e is RedisException or TimeoutException or OperationCanceledException) // SE.Redis may cancel a call on reconnect
         {
             RecordError("write", e);
         }
@@ -109,7 +125,7 @@ public sealed class CatalogCache(
         {
             await WithTimeout(redis.GetDatabase().KeyDeleteAsync(Key(sku)));
         }
-        catch (Exception e) when (e is RedisException or TimeoutException)
+        catch (Exception e) when (e is RedisException or TimeoutException or OperationCanceledException) // SE.Redis may cancel a call on reconnect
         {
             RecordError("write", e);
         }
@@ -128,7 +144,7 @@ public sealed class CatalogCache(
             }
             return written == 1;
         }
-        catch (Exception e) when (e is RedisException or TimeoutException)
+        catch (Exception e) when (e is RedisException or TimeoutException or OperationCanceledException) // SE.Redis may cancel a call on reconnect
         {
             RecordError("write", e);
             return false;
@@ -149,7 +165,7 @@ public sealed class CatalogCache(
             using var json = JsonDocument.Parse(value.ToString());
             return (json.RootElement.TryGetProperty("tombstone", out _) ? null : json.RootElement.Deserialize<CatalogItem>(Json), true);
         }
-        catch (Exception e) when (e is RedisException or TimeoutException or JsonException)
+        catch (Exception e) when (e is RedisException or TimeoutException or OperationCanceledException or JsonException)
         {
             RecordError("read", e);
             return (null, false);

@@ -71,7 +71,7 @@ public sealed class CatalogChanges(
             await redis.GetSubscriber().PublishAsync(channel, JsonSerializer.Serialize(changes, Json))
                 .WaitAsync(TimeSpan.FromMilliseconds(settings.RedisTimeoutMs), time);
         }
-        catch (Exception e) when (e is RedisException or TimeoutException)
+        catch (Exception e) when (e is RedisException or TimeoutException or OperationCanceledException)
         {
             metrics.Error("publish"); // the L1 TTL bounds what a lost broadcast costs
         }

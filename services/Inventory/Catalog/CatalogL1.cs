@@ -23,12 +23,13 @@ public sealed class CatalogL1(TimeProvider time)
         return null;
     }
 
-    /// <summary>Stores <paramref name="item"/> for <paramref name="ttl"/> unless the L1 holds a newer version (or a tombstone of this one).</summary>
+    /// <summary>Stores <paramref name="item"/> for <paramref name="ttl"/> unless the L1 holds a newer version (the Redis
+    /// rule: a tombstone of version v refuses older items; an item of version v replaces it).</summary>
     public void Set(CatalogItem item, TimeSpan ttl)
     {
         if (entries.Count >= MaxEntries) entries.Clear();
         var entry = new Entry(item, item.Version, time.GetTimestamp(), Expiry(ttl));
-        entries.AddOrUpdate(item.Sku, entry, (_, held) => Live(held) && (held.Version > item.Version || (held.Version == item.Version && held.Item is null)) ? held : entry);
+        entries.AddOrUpdate(item.Sku, entry, (_, held) => Live(held) && held.Version > item.Version ? held : entry);
     }
 
     /// <summary>Drops <paramref name="sku"/> up to <paramref name="version"/>, leaving a tombstone that refuses older writes for <paramref name="tombstoneTtl"/>.</summary>
