@@ -37,7 +37,8 @@ public sealed class RedisOutageTests
     {
         await using var proxy = TcpProxy.For(await Servers.RedisAsync());
         proxy.Start();
-        await using var app = await InventoryApp.CreateAsync(("ConnectionStrings:redis", $"127.0.0.1:{proxy.Port}"));
+        // L1 off (Cache:L1TtlMs = 0): every read goes to Redis, which is what this test cuts
+        await using var app = await InventoryApp.CreateAsync(("ConnectionStrings:redis", $"127.0.0.1:{proxy.Port}"), ("Cache:L1TtlMs", "0"));
         using var client = app.CreateClient();
         using var counters = new CacheCounters(app);
         await GetAsync(client, "SKU-0002");

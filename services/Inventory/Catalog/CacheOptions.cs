@@ -19,6 +19,11 @@ public sealed class CacheOptions
     [Range(0, 90)]
     public int TtlJitterPercent { get; set; } = 20;
 
+    /// <summary>Lifetime of an entry in the in-process L1 (and of its tombstones), in ms: the L1 staleness budget when an
+    /// invalidation broadcast is missed. Default 1000 (budget 2 s).</summary>
+    [Range(0, 2_000)]
+    public int L1TtlMs { get; set; } = 1_000;
+
     /// <summary>Longest a request waits for one Redis call before answering from PostgreSQL, in ms. Default 250.</summary>
     [Range(10, 10_000)]
     public int RedisTimeoutMs { get; set; } = 250;

@@ -1,6 +1,7 @@
 // Admin changes to price and stock. The cache is invalidated AFTER the UPDATE committed: invalidating first would let
 // a concurrent reader re-cache the old row between the invalidation and the commit. Doc: docs/failure-modes/stale-cache.md
 using Microsoft.AspNetCore.Http.HttpResults;
+using ReliableShop.FailureModes;
 
 namespace ReliableShop.Inventory.Catalog;
 
@@ -38,19 +39,35 @@ public static class CatalogAdminApi
     }
 
     public static async Task<Results<Ok<CatalogItem>, ValidationProblem, ProblemHttpResult>> UpdateItemAsync(
-        string sku, UpdateItemRequest request, CatalogStore store, CatalogCache cache, CancellationToken ct)
+        string sku, UpdateItemRequest request, CatalogStore store, CatalogCache cache, CatalogChanges changes,
+        FailureModeToggles toggles, CancellationToken ct)
     {
         var errors = request.Validate();
         if (errors.Count > 0)
         {
             return TypedResults.ValidationProblem(errors);
         }
-        var item = await store.UpdateAsync(sku, request.Price, request.Available, ct); // committed on return
+        CatalogItem? item;
+        if (toggles[CatalogCache.Mode].Naive)
+        {
+            // NAIVE (stale-cache: reproduce): invalidate BEFORE the commit, in-process only: a reader between this DEL
+            // and the commit re-caches the old row, and a crash after the commit leaves nothing to invalidate later.
+            await cache.InvalidateAsync([(sku, 0L)]);
+            item = await store.UpdateAsync(sku, request.Price, request.Available, ct);
+        }
+        else
+        {
+            // CONTROL: the change and its CatalogItemChanged outbox row commit together; AFTER the commit the committed row
+            // is written if newer + the L1 broadcast (CatalogCache.RefreshAsync), and the outbox event invalidates again
+            // (CatalogItemChangedConsumer), which survives a crash between the commit and this line.
+            item = await store.UpdateAsync(sku, request.Price, request.Available, ct, announce: true);
+            if (item is not null) await cache.RefreshAsync(item);
+        }
         if (item is null)
         {
             return CatalogApi.NotFound(sku);
         }
-        await cache.InvalidateAsync([(item.Sku, item.Version)]);
+        await changes.AnnounceCommitAsync([(item.Sku, item.Version)]); // measurement: starts the staleness probes
         return TypedResults.Ok(item);
     }
 }

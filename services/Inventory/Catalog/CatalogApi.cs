@@ -1,6 +1,7 @@
-// Catalog reads: paged list and prices straight from PostgreSQL, single items cache-aside through Redis.
+// Catalog reads: paged list and prices straight from PostgreSQL, single items through L1 → Redis → PostgreSQL.
 // Prices are never served from the cache: Ordering charges what PostgreSQL says at the time of the order.
 using Microsoft.AspNetCore.Http.HttpResults;
+using ReliableShop.FailureModes;
 
 namespace ReliableShop.Inventory.Catalog;
 
@@ -33,16 +34,15 @@ public static class CatalogApi
         return errors.Count > 0 ? TypedResults.ValidationProblem(errors) : TypedResults.Ok(await store.ListAsync(page, pageSize, ct));
     }
 
-    // CatalogSingleFlight.cs: in load-only-bugs contain, concurrent cold reads of one key share one load.
-    public static async Task<Results<Ok<CatalogItem>, ProblemHttpResult>> GetItemAsync(string sku, CatalogSingleFlight cache, CancellationToken ct) =>
-        await cache.GetAsync(sku, ct) is { } item ? TypedResults.Ok(item) : NotFound(sku);
+    public static async Task<Results<Ok<CatalogItem>, ProblemHttpResult>> GetItemAsync(string sku, CatalogReader reader, CancellationToken ct) =>
+        await reader.GetAsync(sku, ct) is { } item ? TypedResults.Ok(item) : NotFound(sku);
 
     public static ProblemHttpResult NotFound(string sku) =>
         TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "Catalog item not found", detail: $"No item with SKU '{sku}'.");
 
     /// <summary>GET /api/catalog/prices?skus=SKU-0001,SKU-0002 → prices of the known SKUs (unknown ones are absent).</summary>
     public static async Task<Results<Ok<IReadOnlyList<SkuPrice>>, ValidationProblem>> GetPricesAsync(
-        CatalogStore store, CancellationToken ct, string? skus = null)
+        CatalogStore store, CatalogReader reader, FailureModeToggles toggles, CancellationToken ct, string? skus = null)
     {
         var requested = (skus ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
             .Distinct(StringComparer.Ordinal).ToList();
@@ -53,6 +53,18 @@ public static class CatalogApi
                 ["skus"] = [$"Give 1 to {MaxPriceSkus} comma-separated SKUs; got {requested.Count}."],
             });
         }
+        if (toggles[CatalogCache.Mode].Naive)
+        {
+            // NAIVE (stale-cache: reproduce): checkout reuses the product page's cached item, so an order is charged
+            // whatever price the cache holds: a stale cache becomes a wrong charge.
+            var cached = new List<SkuPrice>();
+            foreach (var sku in requested.Order(StringComparer.Ordinal))
+            {
+                if (await reader.GetAsync(sku, ct) is { } item) cached.Add(new SkuPrice(item.Sku, item.Price));
+            }
+            return TypedResults.Ok<IReadOnlyList<SkuPrice>>(cached);
+        }
+        // CONTROL: the charged price is read from PostgreSQL in a transaction (CatalogStore.GetPricesAsync), never from a cache.
         return TypedResults.Ok(await store.GetPricesAsync(requested, ct));
     }
 }

@@ -3,14 +3,17 @@
 // commit. Redis down or slow: every read answers from PostgreSQL within RedisTimeoutMs. Doc: docs/failure-modes/stale-cache.md
 using System.Text.Json;
 using Microsoft.Extensions.Options;
+using ReliableShop.FailureModes;
 using StackExchange.Redis;
 
 namespace ReliableShop.Inventory.Catalog;
 
 public sealed class CatalogCache(
     IConnectionMultiplexer redis, CatalogStore store, IOptions<CacheOptions> options, CacheMetrics metrics,
-    TimeProvider time, ILogger<CatalogCache> logger)
+    FailureModeToggles toggles, CatalogChanges changes, TimeProvider time, ILogger<CatalogCache> logger)
 {
+    public const string Mode = "stale-cache";
+
     // Invalidation writes a versioned tombstone rather than a bare DEL: after a DEL, a reader that loaded the old row
     // just before the commit could write it back and serve it for a whole TTL; the tombstone's version refuses it.
     // Rule: replace when the new version is higher, or equal and an item replaces a tombstone of that version.
@@ -39,14 +42,29 @@ public sealed class CatalogCache(
         if (cached is not null)
         {
             metrics.Hit();
+            changes.CountServed(cached);
             return cached;
         }
         metrics.Miss();
         var item = await store.GetAsync(sku, ct);
         metrics.Load();
+        var mode = toggles[Mode];
+        // FAULT (stale-cache, reproduce and contain): the cache-aside race made deterministic — a pause between this
+        // reader's DB read and its cache write, so a writer commits and invalidates in between.
+        if (mode.FaultInjected && mode["readerPauseMs"] > 0) await Task.Delay(TimeSpan.FromMilliseconds(mode["readerPauseMs"]), time, ct);
         if (item is not null && redisAnswered)
         {
-            await TryWriteIfNewerAsync(item.Sku, item.Version, JsonSerializer.Serialize(item, Json), "item");
+            if (mode.Naive)
+            {
+                // NAIVE: a plain SET with one long fixed TTL: the paused reader writes the old row over the invalidation
+                // and it is served for the whole TTL; every key written together also expires together.
+                await TrySetAsync(item.Sku, JsonSerializer.Serialize(item, Json), TimeSpan.FromSeconds(mode["ttlSeconds"]));
+            }
+            else
+            {
+                // CONTROL: written only if newer (Lua), jittered TTL: the paused reader's old row loses to the tombstone.
+                await TryWriteIfNewerAsync(item.Sku, item.Version, JsonSerializer.Serialize(item, Json), "item");
+            }
         }
         return item;
     }
@@ -54,9 +72,62 @@ public sealed class CatalogCache(
     /// <summary>Call AFTER the change committed; best effort (Redis down: the TTL bounds staleness).</summary>
     public async Task InvalidateAsync(IEnumerable<(string Sku, long Version)> changed)
     {
-        foreach (var (sku, version) in changed)
+        var list = changed.ToList();
+        if (toggles[Mode].Naive)
+        {
+            // NAIVE: a bare DEL in Redis and nothing else: a reader holding the old row can write it straight back, and
+            // no replica's in-process L1 hears of the change (no broadcast): each serves its copy for the L1 TTL.
+            foreach (var (sku, _) in list) await TryDeleteAsync(sku);
+            return;
+        }
+        // CONTROL: a versioned tombstone (refuses older writes) + a broadcast that drops the SKU from every replica's L1.
+        foreach (var (sku, version) in list)
         {
             await TryWriteIfNewerAsync(sku, version, JsonSerializer.Serialize(new { version, tombstone = true }, Json), "tombstone");
+        }
+        await changes.BroadcastInvalidationAsync(list);
+    }
+
+    /// <summary>
+    /// Call AFTER the change committed, with the committed row: writes it if newer (so the next reads hit instead of
+    /// all missing at once, and any older row a paused reader wrote is replaced) and drops it from every replica's L1.
+    /// Naive: the same bare DEL as <see cref="InvalidateAsync"/>.
+    /// </summary>
+    public async Task RefreshAsync(CatalogItem item)
+    {
+        if (toggles[Mode].Naive)
+        {
+            await InvalidateAsync([(item.Sku, item.Version)]);
+            return;
+        }
+        await TryWriteIfNewerAsync(item.Sku, item.Version, JsonSerializer.Serialize(item, Json), "item");
+        await changes.BroadcastInvalidationAsync([(item.Sku, item.Version)]);
+    }
+
+    /// <summary>The item Redis holds for <paramref name="sku"/> (null: absent, tombstone or Redis unavailable); counts nothing.</summary>
+    public async Task<CatalogItem?> PeekAsync(string sku) => (await TryReadAsync(sku)).Item;
+
+    private async Task TrySetAsync(string sku, string json, TimeSpan ttl)
+    {
+        try
+        {
+            await WithTimeout(redis.GetDatabase().StringSetAsync(Key(sku), json, ttl));
+        }
+        catch (Exception e) when (e is RedisException or TimeoutException or OperationCanceledException) // SE.Redis may cancel a call on reconnect
+        {
+            RecordError("write", e);
+        }
+    }
+
+    private async Task TryDeleteAsync(string sku)
+    {
+        try
+        {
+            await WithTimeout(redis.GetDatabase().KeyDeleteAsync(Key(sku)));
+        }
+        catch (Exception e) when (e is RedisException or TimeoutException or OperationCanceledException) // SE.Redis may cancel a call on reconnect
+        {
+            RecordError("write", e);
         }
     }
 
@@ -73,7 +144,7 @@ public sealed class CatalogCache(
             }
             return written == 1;
         }
-        catch (Exception e) when (e is RedisException or TimeoutException)
+        catch (Exception e) when (e is RedisException or TimeoutException or OperationCanceledException) // SE.Redis may cancel a call on reconnect
         {
             RecordError("write", e);
             return false;
@@ -94,7 +165,7 @@ public sealed class CatalogCache(
             using var json = JsonDocument.Parse(value.ToString());
             return (json.RootElement.TryGetProperty("tombstone", out _) ? null : json.RootElement.Deserialize<CatalogItem>(Json), true);
         }
-        catch (Exception e) when (e is RedisException or TimeoutException or JsonException)
+        catch (Exception e) when (e is RedisException or TimeoutException or OperationCanceledException or JsonException)
         {
             RecordError("read", e);
             return (null, false);

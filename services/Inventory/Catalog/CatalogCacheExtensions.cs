@@ -24,7 +24,14 @@ public static class CatalogCacheExtensions
         builder.Services.AddSingleton<CacheMetrics>();
         builder.Services.AddSingleton<CatalogStore>();
         builder.Services.AddSingleton<CatalogCache>();
-        builder.Services.AddSingleton<CatalogSingleFlight>(); // load-only-bugs: single-flight cold loads
+        builder.Services.AddSingleton<CatalogSingleFlight>();               // load-only-bugs: single-flight cold loads
+        builder.Services.AddSingleton<CatalogL1>();                         // in-process L1 (stale-cache drill)
+        builder.Services.AddSingleton<CatalogChanges>();                    // L1 invalidation broadcast + commit announcements
+        builder.Services.AddSingleton<CatalogReader>();                     // L1 → Redis → PostgreSQL
+        builder.Services.AddHostedService<CatalogChangesSubscriber>();
+        builder.Services.AddSingleton<StalenessProbe>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<StalenessProbe>());
+        builder.Services.AddSingleton<ReliableShop.Drills.IDrillStatsSource>(sp => sp.GetRequiredService<StalenessProbe>());
         return builder;
     }
 }

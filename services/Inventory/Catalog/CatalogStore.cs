@@ -1,7 +1,10 @@
 // Catalog reads and the admin write, straight from PostgreSQL. The cache (CatalogCache) sits in front of item reads
 // only; prices for ordering are always read here, never from the cache.
+using System.Data;
 using Dapper;
 using Npgsql;
+using ReliableShop.Contracts;
+using ReliableShop.Outbox;
 
 namespace ReliableShop.Inventory.Catalog;
 
@@ -26,16 +29,22 @@ public sealed class CatalogStore(NpgsqlDataSource db)
             $"SELECT {Columns} FROM catalog_items WHERE sku = @Sku", new { Sku = sku }, cancellationToken: ct));
     }
 
+    /// <summary>The prices an order is charged: read from PostgreSQL in one read-only REPEATABLE READ transaction (one
+    /// snapshot for every SKU of the order), never from a cache. Ordering stores them in its order transaction.</summary>
     public async Task<IReadOnlyList<SkuPrice>> GetPricesAsync(IReadOnlyCollection<string> skus, CancellationToken ct)
     {
         await using var connection = await db.OpenConnectionAsync(ct);
+        await using var tx = await connection.BeginTransactionAsync(IsolationLevel.RepeatableRead, ct);
+        await connection.ExecuteAsync(new CommandDefinition("SET TRANSACTION READ ONLY", transaction: tx, cancellationToken: ct));
         var prices = await connection.QueryAsync<SkuPrice>(new CommandDefinition(
-            "SELECT sku, price FROM catalog_items WHERE sku = ANY(@Skus) ORDER BY sku", new { Skus = skus.ToArray() }, cancellationToken: ct));
+            "SELECT sku, price FROM catalog_items WHERE sku = ANY(@Skus) ORDER BY sku", new { Skus = skus.ToArray() }, tx, cancellationToken: ct));
+        await tx.CommitAsync(ct);
         return prices.AsList();
     }
 
-    /// <summary>Changes price and/or stock; every change bumps the version the cache compares against.</summary>
-    public async Task<CatalogItem?> UpdateAsync(string sku, decimal? price, int? available, CancellationToken ct)
+    /// <summary>Changes price and/or stock; every change bumps the version the cache compares against. With
+    /// <paramref name="announce"/>, a CatalogItemChanged outbox row commits with the change (it drives the invalidation).</summary>
+    public async Task<CatalogItem?> UpdateAsync(string sku, decimal? price, int? available, CancellationToken ct, bool announce = false)
     {
         await using var connection = await db.OpenConnectionAsync(ct);
         await using var tx = await connection.BeginTransactionAsync(ct);
@@ -52,6 +61,7 @@ public sealed class CatalogStore(NpgsqlDataSource db)
             WHERE sku = @Sku
             RETURNING {Columns}
             """, new { Sku = sku, Price = price, Available = available }, tx, cancellationToken: ct));
+        if (item is not null && announce) await OutboxWriter.EnqueueAsync(connection, tx, new CatalogItemChanged(item.Sku, item.Version), ct);
         await tx.CommitAsync(ct);
         return item;
     }

@@ -9,8 +9,12 @@ public static class ReservationsExtensions
 {
     public static IHostApplicationBuilder AddReservations(this IHostApplicationBuilder builder)
     {
-        builder.AddMessaging(bus => bus.AddConsumer<OrderPlacedConsumer, OrderPlacedConsumerDefinition>());
-        builder.Services.AddOutbox(types => types.Add<StockReserved>().Add<StockRejected>());
+        builder.AddMessaging(bus =>
+        {
+            bus.AddConsumer<OrderPlacedConsumer, OrderPlacedConsumerDefinition>();
+            bus.AddConsumer<Catalog.CatalogItemChangedConsumer>(); // outbox-driven cache invalidation (stale-cache)
+        });
+        builder.Services.AddOutbox(types => types.Add<StockReserved>().Add<StockRejected>().Add<CatalogItemChanged>());
         builder.Services.AddSingleton<StockReservation>();
         return builder;
     }

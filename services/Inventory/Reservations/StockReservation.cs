@@ -4,6 +4,7 @@
 using Dapper;
 using Npgsql;
 using ReliableShop.Contracts;
+using ReliableShop.FailureModes;
 using ReliableShop.Inventory.Catalog;
 using ReliableShop.Outbox;
 
@@ -11,9 +12,18 @@ namespace ReliableShop.Inventory.Reservations;
 
 public enum ReservationResult { Reserved, Rejected, Duplicate }
 
-public sealed class StockReservation(NpgsqlDataSource db, CatalogCache cache, TimeProvider time)
+public sealed class StockReservation(NpgsqlDataSource db, CatalogCache cache, CatalogChanges changes, FailureModeToggles toggles, TimeProvider time)
 {
     public const string InboxConsumer = "inventory.order-placed";
+    public const string RaceMode = "race-conditions", StaleCacheMode = "stale-cache";
+
+    // NAIVE (race-conditions: reproduce) - read, check in C#, write the computed value back, with no lock and no
+    // condition. Two reservations that read "available = 1" both pass the check and both write 0: the second UPDATE
+    // waits for the first's row lock, then overwrites its result (a lost update). Stock never goes below 0 (the CHECK
+    // still holds), yet both insert a reservation: the same unit is sold twice, which only counting reservations
+    // against received stock reveals (Invariants/InventoryInvariants.cs: oversoldSkus).
+    private const string NaiveReadStockSql = "SELECT available FROM catalog_items WHERE sku = @Sku";
+    private const string NaiveWriteStockSql = "UPDATE catalog_items SET available = @Available, version = version + 1 WHERE sku = @Sku RETURNING version";
 
     // Atomic check-and-decrement: two concurrent reservations of the last unit serialise on the row lock and the
     // second re-checks "available >= @Quantity" against the committed value — 0 rows, never a negative stock.
@@ -36,7 +46,10 @@ public sealed class StockReservation(NpgsqlDataSource db, CatalogCache cache, Ti
         var wanted = lines.GroupBy(l => l.Sku, StringComparer.Ordinal)
             .Select(g => (Sku: g.Key, Quantity: g.Sum(l => l.Quantity))).OrderBy(l => l.Sku, StringComparer.Ordinal).ToList();
         await tx.SaveAsync("reserve", ct);
-        var (shortage, taken) = Invalid(wanted) is { } invalid ? (invalid, []) : await TakeStockAsync(connection, tx, wanted, ct);
+        var race = toggles[RaceMode];
+        var (shortage, taken) = Invalid(wanted) is { } invalid ? (invalid, [])
+            : race.Naive ? await TakeStockNaivelyAsync(connection, tx, wanted, TimeSpan.FromMilliseconds(race["raceWindowMs"]), ct)
+            : await TakeStockAsync(connection, tx, wanted, ct);
         if (shortage is not null)
         {
             await tx.RollbackAsync("reserve", ct); // all or nothing: undo the lines already taken
@@ -52,7 +65,10 @@ public sealed class StockReservation(NpgsqlDataSource db, CatalogCache cache, Ti
         await RecordOutcomeAsync(connection, tx, orderId, "reserved", null, ct);
         await OutboxWriter.EnqueueAsync(connection, tx, new StockReserved(orderId), ct);
         await tx.CommitAsync(ct);
-        await cache.InvalidateAsync(taken); // after commit: the cached stock figures are now stale
+        // NAIVE (stale-cache: reproduce): this write path forgets to invalidate; the cached stock stays until its TTL.
+        // Control: invalidate after commit (the cached stock figures are now stale).
+        if (!toggles[StaleCacheMode].Naive) await cache.InvalidateAsync(taken);
+        await changes.AnnounceCommitAsync(taken); // measurement: starts the staleness probes
         return ReservationResult.Reserved;
     }
 
@@ -70,6 +86,27 @@ public sealed class StockReservation(NpgsqlDataSource db, CatalogCache cache, Ti
                 return (await DescribeShortageAsync(connection, tx, sku, quantity, ct), taken);
             }
             taken.Add((sku, version.Value));
+        }
+        return (null, taken);
+    }
+
+    /// <summary>The naive read-check-write (see NaiveReadStockSql): the pause widens the window between the read and the write.</summary>
+    private async Task<(string? Shortage, List<(string Sku, long Version)> Taken)> TakeStockNaivelyAsync(
+        NpgsqlConnection connection, NpgsqlTransaction tx, List<(string Sku, int Quantity)> wanted, TimeSpan raceWindow, CancellationToken ct)
+    {
+        var taken = new List<(string Sku, long Version)>();
+        foreach (var (sku, quantity) in wanted)
+        {
+            var available = await connection.QuerySingleOrDefaultAsync<int?>(new CommandDefinition(
+                NaiveReadStockSql, new { Sku = sku }, tx, cancellationToken: ct));
+            if (available is null || available < quantity)
+            {
+                return (await DescribeShortageAsync(connection, tx, sku, quantity, ct), taken);
+            }
+            if (raceWindow > TimeSpan.Zero) await Task.Delay(raceWindow, time, ct);
+            var version = await connection.QuerySingleAsync<long>(new CommandDefinition(
+                NaiveWriteStockSql, new { Sku = sku, Available = available - quantity }, tx, cancellationToken: ct));
+            taken.Add((sku, version));
         }
         return (null, taken);
     }

@@ -22,7 +22,10 @@ public sealed class PaymentClient(IHttpClientFactory clients, FailureModeToggles
         {
             Content = JsonContent.Create(new AuthorizeRequest(orderId, amount, Currency)),
         }.Idempotent();
-        request.Headers.Add("Idempotency-Key", idempotencyKey);
+        // NAIVE (race-conditions: reproduce): a fresh key per call is no key at all. Concurrent duplicate submissions of
+        // one order (and every retry) each create an authorization: money is held twice for one order.
+        // Control: the key derived from the order's Idempotency-Key, so every duplicate gets the same authorization.
+        request.Headers.Add("Idempotency-Key", toggles["race-conditions"].Naive ? $"naive-{Guid.NewGuid():N}" : idempotencyKey);
         using var response = await SendAsync(request, ct);
         if (response.StatusCode == HttpStatusCode.UnprocessableEntity) return null;
         response.EnsureSuccessStatusCode();
