@@ -2,6 +2,7 @@
 // GET /admin/stats (ServiceDefaults/Drills), with the sections registered in OrderingStats.cs. Doc: docs/architecture.md
 using Microsoft.AspNetCore.Http.HttpResults;
 using ReliableShop.Jobs;
+using ReliableShop.Ordering.JobQueueDrill;
 using ReliableShop.Outbox;
 
 namespace ReliableShop.Ordering.Admin;
@@ -15,6 +16,7 @@ public static class OrderingAdminApi
             TypedResults.Ok(new { requeued = await outbox.ReplayDeadAsync(messageId, ct) }));
         admin.MapPost("/jobs/requeue", async (long? jobId, JobsAdmin jobs, CancellationToken ct) =>
             TypedResults.Ok(new { requeued = await jobs.RequeueDeadAsync(jobId, ct) }));
+        admin.MapJobQueueDrillAdmin();                             // JobQueueDrill/: workers at runtime, drill jobs
         return app;
     }
 }

@@ -2,6 +2,7 @@
 // job queue with the capture/void handlers. Doc: docs/failure-modes/background-jobs.md
 using MassTransit;
 using ReliableShop.Jobs;
+using ReliableShop.Ordering.JobQueueDrill;
 
 namespace ReliableShop.Ordering.Fulfilment;
 
@@ -17,5 +18,6 @@ public static class FulfilmentExtensions
     public static IServiceCollection AddFulfilmentJobs(this IServiceCollection services) =>
         services.AddJobs()
             .AddJobHandler<CapturePaymentJob>(CapturePaymentJob.Kind)
-            .AddJobHandler<VoidPaymentJob>(VoidPaymentJob.Kind);
+            .AddJobHandler<VoidPaymentJob>(VoidPaymentJob.Kind)
+            .AddJobQueueDrill(); // JobQueueDrill/: skip-locked-queue toggle + drill job kind
 }

@@ -72,7 +72,8 @@ public static class OrdersApi
         // slow Payment exhaust the pool (docs/failure-modes/pool-exhaustion.md). Its key makes the retry safe.
         var authorization = await deps.Payment.AuthorizeAsync(OrderIdentity.PaymentKeyFor(key), order.Id, order.Total, ct);
         if (authorization is not { } authorizationId) return await ReplayOrRejectAsync(deps, key, hash, ct);
-        if (!await PlaceOrderTransaction.CommitAsync(deps.Db, order with { AuthorizationId = authorizationId }, deps.Time.GetUtcNow(), ct))
+        if (!await PlaceOrderTransaction.CommitAsync(deps.Db, order with { AuthorizationId = authorizationId }, deps.Time.GetUtcNow(), ct,
+            deps.Http.RequestServices.GetService<OutboxToggle>()))
         {
             return await ReplayOrRejectAsync(deps, key, hash, ct); // a concurrent duplicate committed first
         }

@@ -12,6 +12,9 @@ public static class OrdersExtensions
         // Throw BadHttpRequestException (mapped to a named 400 by BadRequestExceptionHandler) instead of a bare 400.
         services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
         services.AddExceptionHandler<BadRequestExceptionHandler>();
+        // OutboxToggle.cs: the outbox drill's dual-write variants and the relay's crash hook (replaces NoOutboxFaults).
+        services.AddSingleton<OutboxToggle>();
+        services.AddSingleton<ReliableShop.Outbox.IOutboxFaults>(sp => sp.GetRequiredService<OutboxToggle>());
         return services;
     }
 }

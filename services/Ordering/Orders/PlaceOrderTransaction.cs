@@ -29,8 +29,10 @@ public static class PlaceOrderTransaction
     private const string InsertHistorySql = "INSERT INTO order_history (order_id, status, note, at) VALUES ($1, 'Placed', $2, $3)";
 
     /// <returns>True when this call created the order; false when a concurrent duplicate had already created it (nothing written).</returns>
-    public static async Task<bool> CommitAsync(NpgsqlDataSource db, NewOrder order, DateTimeOffset now, CancellationToken ct)
+    public static async Task<bool> CommitAsync(NpgsqlDataSource db, NewOrder order, DateTimeOffset now, CancellationToken ct,
+        OutboxToggle? outbox = null)
     {
+        var write = outbox?.Write ?? EventWrite.Outbox;
         await using var connection = await db.OpenConnectionAsync(ct);
         await using var tx = await connection.BeginTransactionAsync(ct);
         await using (var insert = new NpgsqlCommand(InsertOrderSql, connection, tx))
@@ -49,9 +51,28 @@ public static class PlaceOrderTransaction
             batch.BatchCommands.Add(history);
             await batch.ExecuteNonQueryAsync(ct);
         }
-        await OutboxWriter.EnqueueAsync(connection, tx,
-            new OrderPlaced(order.Id, [.. order.Lines.Select(l => new OrderLine(l.Sku, l.Quantity))]), ct);
+        var placed = new OrderPlaced(order.Id, [.. order.Lines.Select(l => new OrderLine(l.Sku, l.Quantity))]);
+        if (write == EventWrite.Outbox)
+        {
+            // CONTAIN / production: the event row commits with the order or not at all — never lost, never phantom.
+            await OutboxWriter.EnqueueAsync(connection, tx, placed, ct);
+            await tx.CommitAsync(ct);
+            return true;
+        }
+        if (write == EventWrite.PublishBeforeCommit)
+        {
+            // NAIVE (outbox reproduce): publish BEFORE commit — the event is out; if the transaction now aborts,
+            // Inventory reserves stock for an order that does not exist (a phantom event).
+            await outbox!.PublishDirectAsync(placed, ct);
+            if (outbox.InjectCrash()) throw new SimulatedCrashException($"Simulated crash after publishing {order.Id}, before commit (rolled back)");
+            await tx.CommitAsync(ct);
+            return true;
+        }
+        // NAIVE (outbox reproduce): commit, THEN publish — a crash here, or a broker that is down (publish throws, the
+        // request fails after the order committed), loses the event: the order stays Placed forever.
         await tx.CommitAsync(ct);
+        if (outbox!.InjectCrash()) throw new SimulatedCrashException($"Simulated crash after committing {order.Id}, before publishing");
+        await outbox.PublishDirectAsync(placed, ct);
         return true;
     }
 
