@@ -12,6 +12,7 @@ public static class ReservationsExtensions
         builder.AddMessaging(bus => bus.AddConsumer<OrderPlacedConsumer, OrderPlacedConsumerDefinition>());
         builder.Services.AddOutbox(types => types.Add<StockReserved>().Add<StockRejected>());
         builder.Services.AddSingleton<StockReservation>();
+        builder.Services.AddSingleton<PoisonInjection>(); // background-jobs drill: malformed StockReserved
         return builder;
     }
 }

@@ -49,5 +49,6 @@ public static class OrderingSchema
             new SchemaMigration("0001_orders", OrdersSql),
             new SchemaMigration("0002_outbox", OutboxSchema.Sql),
             new SchemaMigration("0003_jobs", JobsSchema.Sql),
-            new SchemaMigration("0040_job_drill_executions", JobQueueDrill.DrillJob.Sql));
+            new SchemaMigration("0040_job_drill_executions", JobQueueDrill.DrillJob.Sql),
+            new SchemaMigration("0041_order_confirmations", Fulfilment.OrderConfirmations.Sql));
 }

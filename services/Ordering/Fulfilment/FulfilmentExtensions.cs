@@ -16,7 +16,12 @@ public static class FulfilmentExtensions
     }
 
     public static IServiceCollection AddFulfilmentJobs(this IServiceCollection services) =>
-        services.AddJobs()
+        services
+            .AddSingleton<BackgroundJobsFaults>() // background-jobs toggle + its /admin/stats section
+            .AddSingleton<ReliableShop.Drills.IDrillStatsSource>(sp => sp.GetRequiredService<BackgroundJobsFaults>())
+            .AddSingleton<ErrorQueues>()          // _error queue depths (stats + gauge) and replay
+            .AddSingleton<ReliableShop.Drills.IDrillStatsSource>(sp => sp.GetRequiredService<ErrorQueues>())
+            .AddJobs()
             .AddJobHandler<CapturePaymentJob>(CapturePaymentJob.Kind)
             .AddJobHandler<VoidPaymentJob>(VoidPaymentJob.Kind)
             .AddJobQueueDrill(); // JobQueueDrill/: skip-locked-queue toggle + drill job kind

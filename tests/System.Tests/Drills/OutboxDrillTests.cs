@@ -168,7 +168,7 @@ public sealed class OutboxDrillTests(SystemFixture system, ITestOutputHelper out
         var decided = await QueryIdsAsync(system.InventoryDb, "SELECT order_id FROM reservation_outcomes WHERE order_id = ANY($1)", ids);
         var phantom = decided.Count(id => !committed.Contains(id));
         var taken = await Invariants.ScalarAsync(system.InventoryDb,
-            $"SELECT {Stock * Skus.Length} - sum(available) FROM catalog_items WHERE sku = ANY(@p)".Replace("@p", "$1", StringComparison.Ordinal), Ct, Skus);
+            $"SELECT {Stock * Skus.Length} - sum(available) FROM catalog_items WHERE sku = ANY(@p)".Replace("@p", "$1", StringComparison.Ordinal), Ct, (object)Skus);
         var reserved = await Invariants.ScalarAsync(system.InventoryDb,
             "SELECT coalesce(sum(quantity), 0) FROM reservations WHERE order_id = ANY($1)", Ct, ids);
         return (lost, phantom, taken - reserved);
