@@ -10,6 +10,7 @@ public static class JobQueueDrillExtensions
 {
     public static IServiceCollection AddJobQueueDrill(this IServiceCollection services) => services
         .AddSingleton<IJobQueueFaults, JobQueueToggle>()
+        .AddSingleton<ReliableShop.Drills.IDrillStatsSource, JobQueueDrillStats>()
         .AddJobHandler<DrillJob>(DrillJob.Kind);
 
     public sealed record WorkersRequest(int Workers);
