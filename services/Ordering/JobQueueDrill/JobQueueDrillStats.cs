@@ -15,6 +15,7 @@ public sealed class JobQueueDrillStats(NpgsqlDataSource db, TimeProvider time) :
                     SELECT count(*) AS runs FROM job_drill_executions e JOIN jobs j ON j.id = e.job_id
                     WHERE e.at >= $1 AND NOT j.payload ? 'poison' GROUP BY e.job_id) r),
                (SELECT count(*) FROM jobs WHERE kind = '{DrillJob.Kind}' AND state = 'running'
+                                           AND created_at >= $1
                                            AND (locked_until IS NULL OR locked_until < now() - interval '10 seconds')),
                (SELECT count(*) FROM jobs WHERE kind = '{DrillJob.Kind}' AND state = 'dead' AND finished_at >= $1)
         """;
