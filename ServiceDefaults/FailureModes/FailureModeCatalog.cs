@@ -70,10 +70,12 @@ public static class FailureModeCatalog
         new("skip-locked-queue", "PostgreSQL Job Queues with SKIP LOCKED",
             "Select-then-update claims run a job twice; blocking FOR UPDATE serialises workers; no lease strands jobs.", [O],
             [P_("workerCrashPercent", 5, 0, 100, "simulated worker crashes"),
-             P_("handlerMs", 20, 0, 10000, "handler duration")]),
+             P_("handlerMs", 20, 0, 10000, "handler duration"),
+             P_("claimStrategy", 1, 1, 2, "naive claim in reproduce: 1 select-then-update, 2 blocking FOR UPDATE in the claim transaction")]),
         new("outbox", "Transactional Outbox Pattern in Microservices",
             "Commit-then-publish loses events on a crash or broker outage; publish-before-commit emits phantoms.", [O, I],
-            [P_("crashBetweenCommitAndPublishPercent", 5, 0, 100, "crashes between commit and publish")]),
+            [P_("crashBetweenCommitAndPublishPercent", 5, 0, 100, "crashes between commit and publish"),
+             P_("publishBeforeCommit", 0, 0, 1, "naive variant in reproduce: 0 publish after commit, 1 publish before commit")]),
     ];
 
     private static readonly Dictionary<string, FailureModeDefinition> ById = All.ToDictionary(m => m.Id);

@@ -15,10 +15,12 @@ internal sealed class JobMaintenance(
     private const int BatchSize = 1000;
 
     // Expired leases only; the attempt the crashed run used stays counted, so a job that kills its worker ends 'dead'.
+    // run_at is kept: the job keeps its place at the head of the queue instead of queueing behind the backlog again,
+    // so a crashed job runs again within lease + reaper interval even under load (skip-locked-queue drill criterion).
     private const string ReapSql = """
         UPDATE jobs SET state = CASE WHEN attempt >= COALESCE(max_attempts, @max_attempts) THEN 'dead' ELSE 'queued' END,
                         finished_at = CASE WHEN attempt >= COALESCE(max_attempts, @max_attempts) THEN now() END,
-                        run_at = now(), locked_by = NULL, locked_until = NULL,
+                        locked_by = NULL, locked_until = NULL,
                         last_error = 'lease expired at ' || locked_until || ' (worker crashed or handler overran its lease)'
         WHERE id IN (SELECT id FROM jobs WHERE state = 'running' AND locked_until < now()
                      ORDER BY locked_until LIMIT @batch FOR UPDATE SKIP LOCKED)
@@ -88,6 +90,9 @@ internal sealed class JobMaintenance(
         }
         if (reaped > 0)
         {
+            await reader.DisposeAsync();
+            await using var notify = dataSource.CreateCommand($"NOTIFY {JobQueue.Channel}"); // wake idle workers now
+            await notify.ExecuteNonQueryAsync(ct);
             metrics.Reaped(reaped);
             logger.LogWarning("Reaper re-queued {Count} jobs whose lease expired", reaped);
         }

@@ -1,6 +1,9 @@
-// Guarantee: at most Workers handlers run at once; each claimed job runs outside any transaction, and only its
-// claimant records the outcome. Failure handled: handler errors retry with backoff, then 'dead'; shutdown releases jobs.
+// Guarantee: at most JobWorkers.Limit handlers run at once (changeable at runtime); each claimed job runs outside any
+// transaction, and only its claimant records the outcome. Failure handled: handler errors retry with backoff, then
+// 'dead'; shutdown releases jobs; a worker that dies after its claim is covered by the lease + reaper.
+// The naive claim strategies of the skip-locked-queue drill (IJobQueueFaults) run in RunNaiveAsync, side by side.
 // Doc: docs/failure-modes/skip-locked-queue.md
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -8,7 +11,8 @@ using Microsoft.Extensions.Options;
 namespace ReliableShop.Jobs;
 
 internal sealed class JobWorkerPool(
-    JobStore store, JobHandlerRegistry registry, JobWakeup wakeup, JobRunner runner,
+    JobStore store, JobHandlerRegistry registry, JobWakeup wakeup, JobRunner runner, JobWorkers workers,
+    IJobQueueFaults faults, JobsMetrics metrics, IServiceScopeFactory scopes,
     IOptions<JobsOptions> options, TimeProvider time, ILogger<JobWorkerPool> logger) : BackgroundService
 {
     private readonly JobsOptions settings = options.Value;
@@ -20,47 +24,60 @@ internal sealed class JobWorkerPool(
             logger.LogInformation("No job handlers registered (AddJobHandler); this process claims no jobs");
             return;
         }
-        var freeWorkers = new SemaphoreSlim(settings.Workers, settings.Workers);
         var completer = new JobCompleter(store);
         var completing = completer.RunAsync();
         try
         {
-            await DispatchAsync(freeWorkers, completer, stoppingToken);
+            while (!stoppingToken.IsCancellationRequested)
+            {
+                var strategy = faults.ClaimStrategy;
+                if (strategy == JobClaimStrategy.SkipLockedBatch)
+                {
+                    await DispatchAsync(completer, stoppingToken); // returns when the strategy changes
+                }
+                else
+                {
+                    logger.LogWarning("Job queue runs the NAIVE claim strategy {Strategy} (skip-locked-queue drill)", strategy);
+                    await RunNaiveAsync(strategy, stoppingToken);
+                }
+            }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
         }
-        // Drain: holding every worker slot means every in-flight job has recorded its outcome (or been released).
-        for (var i = 0; i < settings.Workers; i++)
-        {
-            await freeWorkers.WaitAsync(CancellationToken.None);
-        }
+        // Drain: every in-flight job has recorded its outcome (or been released) once no slot is taken.
+        await workers.DrainAsync();
         completer.Stop();
         await completing;
     }
 
-    private async Task DispatchAsync(SemaphoreSlim freeWorkers, JobCompleter completer, CancellationToken stoppingToken)
+    // CONTAIN / production: one dispatcher claims a batch (SKIP LOCKED, leased) for exactly the free workers.
+    private async Task DispatchAsync(JobCompleter completer, CancellationToken stoppingToken)
     {
         var poll = TimeSpan.FromMilliseconds(settings.PollIntervalMs);
-        while (true)
+        while (faults.ClaimStrategy == JobClaimStrategy.SkipLockedBatch)
         {
             // Claim only as many jobs as there are free workers, so every claimed job starts at once (its lease is
-            // spent running, not waiting) and no more than Workers jobs are ever in flight.
-            await freeWorkers.WaitAsync(stoppingToken);
-            var free = 1;
-            while (free < settings.BatchSize && freeWorkers.Wait(0))
-            {
-                free++;
-            }
+            // spent running, not waiting) and no more than the worker limit is ever in flight.
+            var free = await workers.TakeAsync(settings.BatchSize, stoppingToken);
             var claimStarted = time.GetTimestamp(); // no later than the database's now() in the claim: the lease starts here
             var jobs = await TryClaimAsync(free);
+            metrics.ClaimDuration(time.GetElapsedTime(claimStarted));
             if (jobs.Count < free)
             {
-                freeWorkers.Release(free - jobs.Count);
+                workers.Release(free - jobs.Count);
             }
             foreach (var job in jobs)
             {
-                _ = Task.Run(() => RunAsync(job, claimStarted, freeWorkers, completer, stoppingToken), CancellationToken.None);
+                if (faults.CrashAfterClaim(job.Id))
+                {
+                    // Simulated worker death: the claim is committed, the handler never runs, no outcome is written.
+                    // The lease expires and the reaper re-queues the job (JobMaintenance).
+                    metrics.Crashed();
+                    workers.Release();
+                    continue;
+                }
+                _ = Task.Run(() => RunAsync(job, claimStarted, completer, stoppingToken), CancellationToken.None);
             }
             if (jobs.Count < free)
             {
@@ -84,8 +101,7 @@ internal sealed class JobWorkerPool(
         }
     }
 
-    private async Task RunAsync(
-        ClaimedJob job, long claimStarted, SemaphoreSlim freeWorkers, JobCompleter completer, CancellationToken stoppingToken)
+    private async Task RunAsync(ClaimedJob job, long claimStarted, JobCompleter completer, CancellationToken stoppingToken)
     {
         try
         {
@@ -98,7 +114,93 @@ internal sealed class JobWorkerPool(
         }
         finally
         {
-            freeWorkers.Release();
+            workers.Release();
+        }
+    }
+
+    // NAIVE (skip-locked-queue reproduce): N independent worker loops, each polling for ONE job with the naive strategy —
+    // the way a queue table is usually first written. Runs until the strategy or the worker limit changes.
+    private async Task RunNaiveAsync(JobClaimStrategy strategy, CancellationToken stoppingToken)
+    {
+        var count = workers.Limit;
+        using var changed = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+        var loops = Enumerable.Range(0, count).Select(_ => Task.Run(() => NaiveLoopAsync(strategy, changed.Token), CancellationToken.None)).ToList();
+        while (!stoppingToken.IsCancellationRequested && faults.ClaimStrategy == strategy && workers.Limit == count)
+        {
+            try
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(200), time, stoppingToken); // checking the toggle, not waiting for work
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+        }
+        await changed.CancelAsync();
+        await Task.WhenAll(loops);
+    }
+
+    private async Task NaiveLoopAsync(JobClaimStrategy strategy, CancellationToken ct)
+    {
+        var poll = TimeSpan.FromMilliseconds(settings.PollIntervalMs);
+        while (!ct.IsCancellationRequested)
+        {
+            try
+            {
+                var started = time.GetTimestamp();
+                var ran = strategy == JobClaimStrategy.SelectThenUpdate
+                    ? await RunSelectThenUpdateOnceAsync(started, ct)
+                    : await store.RunInsideClaimTransactionAsync(registry.Kinds, job =>
+                    {
+                        metrics.ClaimDuration(time.GetElapsedTime(started));
+                        if (faults.CrashAfterClaim(job.Id))
+                        {
+                            metrics.Crashed();
+                            throw new SimulatedCrashException();
+                        }
+                        return HandleNaivelyAsync(job, ct);
+                    }, ct);
+                if (!ran) await Task.Delay(poll, time, ct); // naive: no NOTIFY, just polling
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e)
+            {
+                logger.LogWarning(e, "Naive job worker iteration failed");
+            }
+        }
+    }
+
+    private async Task<bool> RunSelectThenUpdateOnceAsync(long started, CancellationToken ct)
+    {
+        var job = await store.ClaimSelectThenUpdateAsync(registry.Kinds, ct);
+        metrics.ClaimDuration(time.GetElapsedTime(started));
+        if (job is null) return false;
+        if (faults.CrashAfterClaim(job.Id))
+        {
+            metrics.Crashed(); // the row stays 'running' with no lease: nothing will ever re-run it
+            return true;
+        }
+        await store.CompleteUnfencedAsync(job, await HandleNaivelyAsync(job, ct), CancellationToken.None);
+        return true;
+    }
+
+    /// <returns>null on success, else the error text.</returns>
+    private async Task<string?> HandleNaivelyAsync(ClaimedJob job, CancellationToken ct)
+    {
+        try
+        {
+            await using var scope = scopes.CreateAsyncScope();
+            await registry.Create(job.Kind, scope.ServiceProvider).HandleAsync(job.Context, ct);
+            metrics.Succeeded(job.Kind);
+            return null;
+        }
+        catch (Exception e) when (!ct.IsCancellationRequested)
+        {
+            metrics.Failed(job.Kind);
+            return e.Message;
         }
     }
 }

@@ -27,6 +27,8 @@ public static class JobsExtensions
         services.TryAddSingleton<JobStore>();
         services.TryAddSingleton<JobWakeup>();
         services.TryAddSingleton<JobRunner>();
+        services.TryAddSingleton<JobWorkers>();
+        services.TryAddSingleton<IJobQueueFaults, NoJobQueueFaults>();
         services.AddHostedService<JobWakeupListener>();
         services.AddHostedService<JobWorkerPool>();
         services.AddHostedService<JobMaintenance>();

@@ -14,6 +14,9 @@ internal sealed class JobsMetrics
     private readonly Counter<long> failed;
     private readonly Counter<long> dead;
     private readonly Counter<long> reaped;
+    private readonly Counter<long> crashed;
+    private readonly Histogram<double> claimDuration;
+    private long crashedTotal;
 
     public JobsMetrics(IMeterFactory meters, JobsAdmin admin, TimeProvider time, ILogger<JobsMetrics> logger)
     {
@@ -28,6 +31,9 @@ internal sealed class JobsMetrics
         failed = meter.CreateCounter<long>("reliableshop.jobs.failed", "{attempt}", "Handler attempts that threw or ran out of lease.");
         dead = meter.CreateCounter<long>("reliableshop.jobs.dead_lettered", "{job}", "Jobs moved to 'dead'.");
         reaped = meter.CreateCounter<long>("reliableshop.jobs.reaped", "{job}", "Running jobs whose lease expired (crashed worker).");
+        crashed = meter.CreateCounter<long>("reliableshop.jobs.simulated_crashes", "{job}",
+            "Claims abandoned by a simulated worker crash (skip-locked-queue drill).");
+        claimDuration = meter.CreateHistogram<double>("reliableshop.jobs.claim.duration", "ms", "Time one claim statement took.");
     }
 
     public void Succeeded(string kind) => succeeded.Add(1, new KeyValuePair<string, object?>("job.kind", kind));
@@ -37,4 +43,15 @@ internal sealed class JobsMetrics
     public void Dead(string kind) => dead.Add(1, new KeyValuePair<string, object?>("job.kind", kind));
 
     public void Reaped(long count) => reaped.Add(count);
+
+    public void Crashed()
+    {
+        crashed.Add(1);
+        Interlocked.Increment(ref crashedTotal);
+    }
+
+    /// <summary>Simulated crashes since start (drill stats).</summary>
+    public long CrashedTotal => Interlocked.Read(ref crashedTotal);
+
+    public void ClaimDuration(TimeSpan elapsed) => claimDuration.Record(elapsed.TotalMilliseconds);
 }

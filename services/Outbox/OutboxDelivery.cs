@@ -8,7 +8,7 @@ namespace ReliableShop.Outbox;
 
 internal sealed partial class OutboxDelivery(
     OutboxStore store, IOutboxPublisher publisher, OutboxMessageTypes types, OutboxOptions options,
-    OutboxMetrics metrics, TimeProvider time, ILogger logger)
+    OutboxMetrics metrics, TimeProvider time, ILogger logger, IOutboxFaults? faults = null)
 {
     private const int MaxErrorLength = 2000;
 
@@ -26,6 +26,11 @@ internal sealed partial class OutboxDelivery(
         }
         // If this update is lost (crash, DB down), the lease expires and the row is published again: at-least-once;
         // the consumer's inbox absorbs the duplicate (same MessageId).
+        if (faults?.CrashAfterPublish(row.Id) == true)
+        {
+            LogSimulatedCrash(row.Id);
+            return true; // the row keeps its claim: republished after the lease (outbox drill, contain)
+        }
         if (await store.MarkPublishedAsync(row.Id, token, ct)) metrics.Published();
         else LogLeaseLost(row.Id);
         return true;
@@ -80,6 +85,9 @@ internal sealed partial class OutboxDelivery(
 
     [LoggerMessage(LogLevel.Error, "Outbox message {MessageId} ({MessageType}) is dead after {Attempts} attempts; replay it via OutboxAdmin")]
     private partial void LogDeadLettered(Exception e, Guid messageId, string messageType, int attempts);
+
+    [LoggerMessage(LogLevel.Warning, "Outbox message {MessageId}: simulated relay crash after the broker confirmed; republished after the lease (outbox drill)")]
+    private partial void LogSimulatedCrash(Guid messageId);
 
     [LoggerMessage(LogLevel.Warning, "Outbox message {MessageId}: its lease passed to another relay before this one settled it (a duplicate publish is possible)")]
     private partial void LogLeaseLost(Guid messageId);

@@ -33,6 +33,7 @@ public static class OutboxExtensions
         services.AddMetrics();
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<IOutboxPublisher, MassTransitOutboxPublisher>();
+        services.TryAddSingleton<IOutboxFaults, NoOutboxFaults>();
         services.AddSingleton<OutboxMetrics>();
         services.AddSingleton<OutboxAdmin>();
         services.AddHostedService<OutboxRelay>();

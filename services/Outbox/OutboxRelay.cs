@@ -15,7 +15,8 @@ internal sealed partial class OutboxRelay(
     IOptions<OutboxOptions> options,
     OutboxMetrics metrics,
     TimeProvider time,
-    ILogger<OutboxRelay> logger) : BackgroundService
+    ILogger<OutboxRelay> logger,
+    IOutboxFaults faults) : BackgroundService
 {
     private readonly OutboxOptions _options = options.Value;
     private readonly OutboxStore _store = new(dataSource);
@@ -29,7 +30,7 @@ internal sealed partial class OutboxRelay(
         var listener = new OutboxListener(dataSource, wake, time, logger).RunAsync(stoppingToken);
         var cleanup = new OutboxCleanup(dataSource, time, logger).RunAsync(
             TimeSpan.FromHours(_options.RetentionHours), TimeSpan.FromSeconds(_options.CleanupIntervalSeconds), stoppingToken);
-        var delivery = new OutboxDelivery(_store, publisher, types, _options, metrics, time, logger);
+        var delivery = new OutboxDelivery(_store, publisher, types, _options, metrics, time, logger, faults);
         try
         {
             await RelayLoopAsync(delivery, wake, stoppingToken);

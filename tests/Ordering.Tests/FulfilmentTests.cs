@@ -36,6 +36,25 @@ public sealed class FulfilmentTests(FulfilmentFixture fixture) : IClassFixture<F
     }
 
     [Fact]
+    public async Task StockReserved_RedeliveredAfterCrashAfterCommit_OneConfirmationAndReconciliationClean()
+    {
+        // background-jobs contain: the confirmation commits with the inbox row, so the redelivery a crash before the
+        // ack causes (same MessageId) and a re-sent event (new MessageId) send nothing more.
+        var (orderId, _) = await PlaceAsync("SKU-0043");
+        var consumer = ActivatorUtilities.CreateInstance<StockReservedConsumer>(_app.Services);
+        var messageId = Guid.NewGuid();
+
+        Assert.True(await consumer.HandleAsync(messageId, new StockReserved(orderId), Requests.Ct));
+        Assert.False(await consumer.HandleAsync(messageId, new StockReserved(orderId), Requests.Ct));
+        Assert.True(await consumer.HandleAsync(Guid.NewGuid(), new StockReserved(orderId), Requests.Ct));
+
+        await WaitForStatusAsync(orderId, "Confirmed");
+        Assert.Equal(1L, await Db.ScalarAsync<long>(_app.ConnectionString, "SELECT count(*) FROM order_confirmations WHERE order_id = $1", orderId));
+        Assert.Equal(0L, await Db.ScalarAsync<long>(_app.ConnectionString,
+            ReliableShop.Ordering.Invariants.OrderingInvariants.ConfirmationsNotExactlyOneSql + " AND o.id = $1", orderId));
+    }
+
+    [Fact]
     public async Task StockRejected_DeliveredTwice_VoidsOnceAndCancels()
     {
         var (orderId, authorizationId) = await PlaceAsync("SKU-0041");

@@ -6,7 +6,8 @@ using ReliableShop.Drills;
 
 namespace ReliableShop.Inventory.Reservations;
 
-public sealed class OrderPlacedConsumer(StockReservation reservation, ConsumerStats stats, ILogger<OrderPlacedConsumer> logger)
+public sealed class OrderPlacedConsumer(
+    StockReservation reservation, ConsumerStats stats, PoisonInjection poison, ILogger<OrderPlacedConsumer> logger)
     : IConsumer<OrderPlaced>
 {
     public const string StatsName = "orderPlaced";
@@ -17,6 +18,7 @@ public sealed class OrderPlacedConsumer(StockReservation reservation, ConsumerSt
         var messageId = context.MessageId ?? throw new InvalidOperationException("OrderPlaced without a MessageId cannot be deduplicated.");
         var result = await reservation.ReserveAsync(context.Message.OrderId, context.Message.Lines, messageId, context.CancellationToken);
         if (result == ReservationResult.Duplicate) stats.Duplicate(StatsName);
+        await poison.MaybeEmitAsync(result, context.CancellationToken); // background-jobs drill only
         logger.LogInformation("Order {OrderId}: {Result} (message {MessageId})", context.Message.OrderId, result, messageId);
     }
 }

@@ -16,6 +16,7 @@ public static class ReservationsExtensions
         });
         builder.Services.AddOutbox(types => types.Add<StockReserved>().Add<StockRejected>().Add<CatalogItemChanged>());
         builder.Services.AddSingleton<StockReservation>();
+        builder.Services.AddSingleton<PoisonInjection>(); // background-jobs drill: malformed StockReserved
         return builder;
     }
 }

@@ -2,6 +2,7 @@
 // GET /admin/stats (ServiceDefaults/Drills), with the sections registered in OrderingStats.cs. Doc: docs/architecture.md
 using Microsoft.AspNetCore.Http.HttpResults;
 using ReliableShop.Jobs;
+using ReliableShop.Ordering.JobQueueDrill;
 using ReliableShop.Outbox;
 
 namespace ReliableShop.Ordering.Admin;
@@ -15,6 +16,11 @@ public static class OrderingAdminApi
             TypedResults.Ok(new { requeued = await outbox.ReplayDeadAsync(messageId, ct) }));
         admin.MapPost("/jobs/requeue", async (long? jobId, JobsAdmin jobs, CancellationToken ct) =>
             TypedResults.Ok(new { requeued = await jobs.RequeueDeadAsync(jobId, ct) }));
+        admin.MapPost("/error-queues/{queue}/replay", async (string queue, Fulfilment.ErrorQueues errors, CancellationToken ct) =>
+            Fulfilment.ErrorQueues.Queues.Contains(queue)
+                ? Results.Ok(new { replayed = await errors.ReplayAsync(queue, ct) })
+                : Results.NotFound());
+        admin.MapJobQueueDrillAdmin();                             // JobQueueDrill/: workers at runtime, drill jobs
         return app;
     }
 }

@@ -80,5 +80,7 @@ public static class OrderingSchema
             new SchemaMigration("0003_jobs", JobsSchema.Sql),
             new SchemaMigration("0010_payment_pending", PaymentPendingSql),
             new SchemaMigration("0020_carts_and_order_numbers", CartsAndOrderNumbersSql),
-            SessionTimeouts.Migration("0021_session_timeouts"));
+            SessionTimeouts.Migration("0021_session_timeouts"),
+            new SchemaMigration("0040_job_drill_executions", JobQueueDrill.DrillJob.Sql),
+            new SchemaMigration("0041_order_confirmations", Fulfilment.OrderConfirmations.Sql));
 }

@@ -2,6 +2,7 @@
 // job queue with the capture/void handlers. Doc: docs/failure-modes/background-jobs.md
 using MassTransit;
 using ReliableShop.Jobs;
+using ReliableShop.Ordering.JobQueueDrill;
 
 namespace ReliableShop.Ordering.Fulfilment;
 
@@ -15,8 +16,14 @@ public static class FulfilmentExtensions
     }
 
     public static IServiceCollection AddFulfilmentJobs(this IServiceCollection services) =>
-        services.AddJobs()
+        services
+            .AddSingleton<BackgroundJobsFaults>() // background-jobs toggle + its /admin/stats section
+            .AddSingleton<ReliableShop.Drills.IDrillStatsSource>(sp => sp.GetRequiredService<BackgroundJobsFaults>())
+            .AddSingleton<ErrorQueues>()          // _error queue depths (stats + gauge) and replay
+            .AddSingleton<ReliableShop.Drills.IDrillStatsSource>(sp => sp.GetRequiredService<ErrorQueues>())
+            .AddJobs()
             .AddJobHandler<CapturePaymentJob>(CapturePaymentJob.Kind)
             .AddJobHandler<VoidPaymentJob>(VoidPaymentJob.Kind)
-            .AddJobHandler<AuthorizePaymentJob>(AuthorizePaymentJob.Kind);
+            .AddJobHandler<AuthorizePaymentJob>(AuthorizePaymentJob.Kind)
+            .AddJobQueueDrill(); // JobQueueDrill/: skip-locked-queue toggle + drill job kind
 }

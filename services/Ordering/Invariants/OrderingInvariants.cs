@@ -31,6 +31,15 @@ public static class OrderingInvariants
     // non-zero: OrderPlaced events that used up their publish attempts: Inventory never hears of those orders.
     public const string DeadOutboxMessagesSql = "SELECT count(*) FROM outbox_messages WHERE status = 'dead'";
 
+    // non-zero: reconciliation of background work — Confirmed orders that did not get exactly one order confirmation
+    // (a consumer re-ran a non-idempotent side effect after a crash, or lost it). With confirmedWithoutCapture and
+    // payment.capturesPerOrderAboveOne: "every confirmed order has exactly one capture and one confirmation".
+    public const string ConfirmationsNotExactlyOneSql = """
+        SELECT count(*) FROM orders o
+        WHERE o.status = 'Confirmed'
+          AND (SELECT count(*) FROM order_confirmations c WHERE c.order_id = o.id) <> 1
+        """;
+
     public static async Task<SortedDictionary<string, long>> CheckAsync(
         NpgsqlConnection connection, DateTimeOffset settledBefore, int reaperIntervalSeconds, CancellationToken ct)
     {
@@ -42,6 +51,7 @@ public static class OrderingInvariants
             ["stuckJobs"] = await CountAsync(connection, StuckJobsSql, args, ct),
             ["deadJobs"] = await CountAsync(connection, DeadJobsSql, args, ct),
             ["deadOutboxMessages"] = await CountAsync(connection, DeadOutboxMessagesSql, args, ct),
+            ["confirmationsNotExactlyOne"] = await CountAsync(connection, ConfirmationsNotExactlyOneSql, args, ct),
         };
     }
 

@@ -49,7 +49,8 @@ public static class OrderPlacement
             await using var connection = await OpenAsync(pools.For(modes), OrderWritePool.PoolWaitTimeout(modes), timings, ct);
             timing.PoolWait = deps.Time.GetElapsedTime(started);
             var sql = deps.Time.GetTimestamp();
-            var created = await PlaceOrderTransaction.CommitAsync(connection, order with { AuthorizationId = authorizationId }, deps.Time.GetUtcNow(), ct);
+            var created = await PlaceOrderTransaction.CommitAsync(connection, order with { AuthorizationId = authorizationId }, deps.Time.GetUtcNow(), ct,
+                deps.Http.RequestServices.GetService<OutboxToggle>()); // the outbox drill's dual-write variants (reproduce) live there
             timing.Sql = deps.Time.GetElapsedTime(sql);
             if (!created) return PlacementOutcome.Duplicate;
             return authorizationId is null ? PlacementOutcome.PaymentPending : PlacementOutcome.Created;

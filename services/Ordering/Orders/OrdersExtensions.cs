@@ -16,6 +16,9 @@ public static class OrdersExtensions
         services.AddSingleton<PlacementTimings>();               // PlacementTimings.cs: pool wait vs SQL
         services.AddSingleton<ReliableShop.Drills.IDrillStatsSource>(sp => sp.GetRequiredService<PlacementTimings>());
         services.AddSingleton<ReliableShop.Drills.IDrillStatsSource, CartStats>(); // CartCheckout.cs: duplicate orders per cart
+        // OutboxToggle.cs: the outbox drill's dual-write variants and the relay's crash hook (replaces NoOutboxFaults).
+        services.AddSingleton<OutboxToggle>();
+        services.AddSingleton<ReliableShop.Outbox.IOutboxFaults>(sp => sp.GetRequiredService<OutboxToggle>());
         return services;
     }
 }

@@ -38,23 +38,54 @@ public static class PlaceOrderTransaction
     private const string InsertHistorySql = "INSERT INTO order_history (order_id, status, note, at) VALUES ($1, $4, $2, $3)";
 
     /// <returns>True when this call created the order; false when a concurrent duplicate had already created it (nothing written).</returns>
-    public static async Task<bool> CommitAsync(NpgsqlDataSource db, NewOrder order, DateTimeOffset now, CancellationToken ct)
+    public static async Task<bool> CommitAsync(NpgsqlDataSource db, NewOrder order, DateTimeOffset now, CancellationToken ct,
+        OutboxToggle? outbox = null)
     {
         await using var connection = await db.OpenConnectionAsync(ct);
-        return await CommitAsync(connection, order, now, ct);
+        return await CommitAsync(connection, order, now, ct, outbox);
     }
 
-    /// <summary>The same transaction on a connection the caller opened (Orders/OrderPlacement.cs times the pool wait).</summary>
-    public static async Task<bool> CommitAsync(NpgsqlConnection connection, NewOrder order, DateTimeOffset now, CancellationToken ct)
+    /// <summary>
+    /// The same transaction on a connection the caller opened (Orders/OrderPlacement.cs times the pool wait). The
+    /// OrderPlaced event goes through the outbox — unless the outbox drill reproduces a dual write (OutboxToggle.cs).
+    /// </summary>
+    public static async Task<bool> CommitAsync(NpgsqlConnection connection, NewOrder order, DateTimeOffset now, CancellationToken ct,
+        OutboxToggle? outbox = null)
     {
+        // A PaymentPending order has no event yet (its authorize job writes it), so only a placed one can dual-write.
+        var write = order.AuthorizationId is null ? EventWrite.Outbox : outbox?.Write ?? EventWrite.Outbox;
         await using var tx = await connection.BeginTransactionAsync(ct);
-        if (!await WriteAsync(connection, tx, order, now, ct)) return false; // lost the race: roll back, caller replays the winner
+        if (!await WriteAsync(connection, tx, order, now, ct, enqueueEvent: write == EventWrite.Outbox)) return false; // lost the race: roll back, caller replays the winner
+        if (write == EventWrite.Outbox)
+        {
+            // CONTAIN / production: the event row commits with the order or not at all — never lost, never phantom.
+            await tx.CommitAsync(ct);
+            return true;
+        }
+        var placed = new OrderPlaced(order.Id, [.. order.Lines.Select(l => new OrderLine(l.Sku, l.Quantity))]);
+        if (write == EventWrite.PublishBeforeCommit)
+        {
+            // NAIVE (outbox reproduce): publish BEFORE commit — the event is out; if the transaction now aborts,
+            // Inventory reserves stock for an order that does not exist (a phantom event).
+            await outbox!.PublishDirectAsync(placed, ct);
+            if (outbox.InjectCrash()) throw new SimulatedCrashException($"Simulated crash after publishing {order.Id}, before commit (rolled back)");
+            await tx.CommitAsync(ct);
+            return true;
+        }
+        // NAIVE (outbox reproduce): commit, THEN publish — a crash here, or a broker that is down (publish throws, the
+        // request fails after the order committed), loses the event: the order stays Placed forever.
         await tx.CommitAsync(ct);
+        if (outbox!.InjectCrash()) throw new SimulatedCrashException($"Simulated crash after committing {order.Id}, before publishing");
+        await outbox.PublishDirectAsync(placed, ct);
         return true;
     }
 
-    /// <summary>The writes of one order inside the caller's transaction; false (nothing written) when the key already has one.</summary>
-    public static async Task<bool> WriteAsync(NpgsqlConnection connection, NpgsqlTransaction tx, NewOrder order, DateTimeOffset now, CancellationToken ct)
+    /// <summary>
+    /// The writes of one order inside the caller's transaction — with its OrderPlaced outbox row (or, PaymentPending,
+    /// its authorize job); false (nothing written) when the key already has one.
+    /// </summary>
+    public static async Task<bool> WriteAsync(NpgsqlConnection connection, NpgsqlTransaction tx, NewOrder order, DateTimeOffset now,
+        CancellationToken ct, bool enqueueEvent = true)
     {
         await using (var insert = new NpgsqlCommand(InsertOrderSql, connection, tx))
         {
@@ -83,7 +114,7 @@ public static class PlaceOrderTransaction
             await JobQueue.EnqueueAsync(connection, tx, AuthorizePaymentJob.Kind, AuthorizePaymentJob.Payload(order.Id),
                 uniqueKey: $"authorize:{order.Id}", ct: ct);
         }
-        else
+        else if (enqueueEvent)
         {
             await EnqueuePlacedAsync(connection, tx, order.Id, order.Lines.Select(l => (l.Sku, l.Quantity)), ct);
         }
