@@ -1,7 +1,7 @@
 // How Ordering calls a dependency, as resilience pipelines built side by side. Each client builds its OWN instances
 // (its own breaker, its own budget) from its own options section; there is no blanket handler shared by all clients.
 // The failure-mode toggles choose the path per call (ClientPaths): the protected pipeline normally and in `contain`,
-// the naive one in `reproduce` of retry-storm, retry-budget and circuit-breaker.
+// the naive one in `reproduce` of retry-storm, retry-budget, circuit-breaker and timeouts-cascade.
 // Doc: docs/failure-modes/circuit-breaker.md, retry-storm.md, retry-budget.md
 using System.Threading.RateLimiting;
 using Microsoft.Extensions.Http.Resilience;
@@ -30,10 +30,16 @@ public enum ClientPath
 
 public static class ClientPaths
 {
-    /// <summary>The path of a Payment call under the current toggles. Inventory calls always take the protected path.</summary>
+    /// <summary>
+    /// The path of a Payment call under the current toggles: naive in reproduce of every mode whose naive code is
+    /// "timeouts (and per-request retries) only". Inventory calls always take the protected path.
+    /// </summary>
     public static ClientPath ForPayment(FailureModeSnapshot modes)
     {
-        if (modes["retry-storm"].Naive || modes["retry-budget"].Naive || modes["circuit-breaker"].Naive) return ClientPath.Naive;
+        if (modes["retry-storm"].Naive || modes["retry-budget"].Naive || modes["circuit-breaker"].Naive || modes["timeouts-cascade"].Naive)
+        {
+            return ClientPath.Naive;
+        }
         return modes["retry-budget"].State == FailureModeState.Contain ? ClientPath.BudgetOnly : ClientPath.Protected;
     }
 
