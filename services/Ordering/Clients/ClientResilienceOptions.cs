@@ -114,9 +114,10 @@ public sealed class PaymentResilienceOptions : ClientResilienceOptions
         MinimumThroughput = 10;
         SamplingDuration = TimeSpan.FromSeconds(30);
         BreakDuration = TimeSpan.FromSeconds(5);
-        // Payment's capacity × its latency (100 charges/s × 0.1 s) is 10 calls in flight; more in flight from one
-        // replica can only queue at Payment, and no queue here: a full bulkhead answers at once (→ 202 fallback).
-        BulkheadPermitLimit = 10;
+        // Payment serves 100 charges/s at 0.1 s: 10 calls in flight use it fully. A replica may have 16 in flight (room
+        // for latency spikes, its jobs and a second replica's share); more could only queue at Payment, and there is
+        // no queue here: a full bulkhead answers at once (→ the 202 fallback) instead of waiting past the SLO.
+        BulkheadPermitLimit = 16;
         BulkheadQueueLimit = 0;
     }
 

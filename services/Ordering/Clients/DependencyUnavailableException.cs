@@ -27,6 +27,20 @@ public sealed class DependencyUnavailableException(string dependency, string rea
         OrderingMetrics metrics, CancellationToken ct)
     {
         metrics.CallStarted(dependency);
+        try
+        {
+            return await SendOnceAsync(http, dependency, request, metrics, ct);
+        }
+        catch (DependencyUnavailableException e)
+        {
+            metrics.CallFailed(dependency, e.Reason);
+            throw;
+        }
+    }
+
+    private static async Task<HttpResponseMessage> SendOnceAsync(HttpClient http, string dependency, HttpRequestMessage request,
+        OrderingMetrics metrics, CancellationToken ct)
+    {
         HttpResponseMessage response;
         try
         {

@@ -18,6 +18,7 @@ public sealed class OrderingMetrics
     private readonly Counter<long> _budgetExhausted;
     private readonly Counter<long> _shortCircuited;
     private readonly Counter<long> _fallbacks;
+    private readonly Counter<long> _failed;
     private readonly Counter<long> _breakerTransitions;
     private readonly Counter<long> _admissionRejected;
     private readonly Counter<long> _orders;
@@ -34,6 +35,7 @@ public sealed class OrderingMetrics
         _retries = meter.CreateCounter<long>("reliableshop.ordering.dependency.retries", "{retry}", "Retries scheduled by the protected pipeline.");
         _budgetExhausted = meter.CreateCounter<long>("reliableshop.ordering.retry_budget.exhausted", "{retry}", "Retries refused by the retry budget (the call failed fast).");
         _shortCircuited = meter.CreateCounter<long>("reliableshop.ordering.breaker.short_circuited", "{request}", "Calls refused by an open breaker without reaching the dependency.");
+        _failed = meter.CreateCounter<long>("reliableshop.ordering.dependency.failed", "{request}", "Logical calls that ended unavailable, by reason.");
         _fallbacks = meter.CreateCounter<long>("reliableshop.ordering.payment_pending", "{order}", "Orders accepted as PaymentPending (202) because Payment was unavailable.");
         _breakerTransitions = meter.CreateCounter<long>("reliableshop.ordering.breaker.transitions", "{transition}", "Circuit breaker state changes.");
         _admissionRejected = meter.CreateCounter<long>("reliableshop.ordering.admission.rejected", "{request}", "POST /api/orders shed by admission control (503).");
@@ -70,6 +72,13 @@ public sealed class OrderingMetrics
     {
         Interlocked.Increment(ref For(dependency).BudgetExhausted);
         _budgetExhausted.Add(1, new KeyValuePair<string, object?>("dependency", dependency));
+    }
+
+    /// <summary>A logical call ended unavailable (after its retries), by reason: circuit-open, bulkhead-full, timeout, error.</summary>
+    public void CallFailed(string dependency, string reason)
+    {
+        For(dependency).Failed.AddOrUpdate(reason, 1, (_, n) => n + 1);
+        _failed.Add(1, new("dependency", dependency), new("reason", reason));
     }
 
     public void ShortCircuited(string dependency)
@@ -133,7 +142,8 @@ public sealed class OrderingMetrics
     public OrderingStats Snapshot() => new(
         _dependencies.ToDictionary(d => d.Key, d => new DependencyStats(
             Interlocked.Read(ref d.Value.Requests), Interlocked.Read(ref d.Value.Attempts), Interlocked.Read(ref d.Value.Retries),
-            Interlocked.Read(ref d.Value.BudgetExhausted), Interlocked.Read(ref d.Value.ShortCircuited), d.Value.State.ToString(),
+            Interlocked.Read(ref d.Value.BudgetExhausted), Interlocked.Read(ref d.Value.ShortCircuited),
+            new SortedDictionary<string, long>(d.Value.Failed, StringComparer.Ordinal), d.Value.State.ToString(),
             Interlocked.Read(ref d.Value.Opened))),
         Interlocked.Read(ref _admissionRejectedTotal), Interlocked.Read(ref _paymentPendingTotal),
         new AdmissionStats(Interlocked.Read(ref _rateLimitedTotal), Interlocked.Read(ref _droppedStaleTotal),
@@ -156,6 +166,7 @@ public sealed class OrderingMetrics
             Interlocked.Exchange(ref counters.Retries, 0);
             Interlocked.Exchange(ref counters.BudgetExhausted, 0);
             Interlocked.Exchange(ref counters.ShortCircuited, 0);
+            counters.Failed.Clear();
             Interlocked.Exchange(ref counters.Opened, 0);
         }
     }
@@ -172,6 +183,7 @@ public sealed class OrderingMetrics
         public long Retries;
         public long BudgetExhausted;
         public long ShortCircuited;
+        public readonly ConcurrentDictionary<string, long> Failed = new(StringComparer.Ordinal);
         public long Opened;
         public volatile CircuitState State = CircuitState.Closed;
     }
@@ -184,8 +196,9 @@ public static class OrderingMetricsExtensions
 }
 
 /// <param name="Requests">Logical calls; <paramref name="Attempts"/> ÷ Requests is the retry amplification.</param>
+/// <param name="Failed">Logical calls that ended unavailable, by reason (circuit-open, bulkhead-full, timeout, error).</param>
 public sealed record DependencyStats(long Requests, long Attempts, long Retries, long BudgetExhausted, long ShortCircuited,
-    string BreakerState, long BreakerOpened);
+    IReadOnlyDictionary<string, long> Failed, string BreakerState, long BreakerOpened);
 
 public sealed record OrderingStats(IReadOnlyDictionary<string, DependencyStats> Dependencies, long AdmissionRejected, long PaymentPending,
     AdmissionStats Admission);

@@ -26,6 +26,14 @@ public sealed class OrderTraffic(HttpClient ordering, IReadOnlyList<string> skus
         foreach (var sku in DrillSkus) await system.SetStockAsync(sku, 1_000_000, ct);
     }
 
+    /// <summary>A few seconds of light traffic before a baseline: JIT, pools, caches and connections warm, results ignored.</summary>
+    public static async Task WarmUpAsync(HttpClient ordering, CancellationToken ct)
+    {
+        var traffic = new OrderTraffic(ordering, DrillSkus);
+        await OpenLoopLoad.RunAsync("warm-up", new LoadOptions([LoadStage.Constant(10, TimeSpan.FromSeconds(5))], TimeSpan.FromSeconds(1),
+            RequestTimeout: TimeSpan.FromSeconds(30)), traffic.PlaceAsync, ct);
+    }
+
     public async Task<Outcome> PlaceAsync(int i, CancellationToken ct)
     {
         var body = new { customerId = "drill", items = new[] { new { sku = skus[i % skus.Count], quantity = 1 } } };

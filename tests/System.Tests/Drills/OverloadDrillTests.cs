@@ -28,6 +28,7 @@ public sealed class OverloadDrillTests(SystemFixture system, ITestOutputHelper o
     public async Task ThreeTimesCapacity_ReproduceCollapsesGoodput_ContainKeepsItNearCapacity()
     {
         using var http = new HttpClient { BaseAddress = system.Ordering.BaseAddress, Timeout = TimeSpan.FromSeconds(15) };
+        await OrderTraffic.WarmUpAsync(http, Ct);
         drill.Record(LoadReport.Header);
 
         // C: the highest step that still meets the SLO (p99 ≤ 1 s, < 1 % not served).

@@ -2,8 +2,9 @@
 // random. reproduce: per-request retry caps only (the naive pipeline: 3 immediate retries) — during the outage Payment
 // receives ≈ 4 attempts per call, exactly when it is weakest. contain: the retry budget (10 % of calls + 1/s over a
 // 10 s window, on the pipeline WITHOUT its breaker, so the budget alone is measured) — ≤ 1.2 attempts per call in
-// every 10 s window, while in the 5 % phase retries still hide the errors: ≥ 99.5 % of orders authorized at once
-// (201). Criteria: failure-modes.md § 3, windows scaled from 20 s to 10 s.
+// every 10 s window, while in the 5 % phase retries still hide the errors: ≥ 99.5 % of Ordering's Payment calls
+// succeed (a call fails "error" only when Payment's 503 survived its retries or the budget refused one).
+// Criteria: failure-modes.md § 3, windows scaled from 20 s to 10 s.
 using ReliableShop.TestServers;
 
 namespace ReliableShop.SystemTests.Drills;
@@ -25,6 +26,7 @@ public sealed class RetryBudgetDrillTests(SystemFixture system, ITestOutputHelpe
     public async Task OutageThenErrors_ReproduceAmplifiesFourfold_ContainHoldsBudgetAndKeepsRetriesBenefit()
     {
         using var http = new HttpClient { BaseAddress = system.Ordering.BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
+        await OrderTraffic.WarmUpAsync(http, Ct);
         drill.Record(LoadReport.Header);
         var baseline = await WindowAsync(http, "baseline");
 
@@ -53,9 +55,9 @@ public sealed class RetryBudgetDrillTests(SystemFixture system, ITestOutputHelpe
             Assert.True(window.Amplification <= 1.2, $"{window.Name}: amplification {window.Amplification:0.00}, expected ≤ 1.2");
         }
         Assert.True(containOutage.BudgetExhausted > 0, "contain: the retry budget never refused a retry during the outage");
-        // 5 % errors: the budget keeps the benefit of retries — ≥ 99.5 % authorized at once (201).
-        Assert.True(containErrors.AuthorizedShare >= 0.995, $"contain 5 % phase: {containErrors.AuthorizedShare:P2} authorized at once, expected ≥ 99.5 %");
-        Assert.True(reproduceErrors.AuthorizedShare >= 0.99, $"reproduce 5 % phase: {reproduceErrors.AuthorizedShare:P2} authorized at once");
+        // 5 % errors: the budget keeps the benefit of retries — ≥ 99.5 % of Payment calls succeed despite 5 % errors.
+        Assert.True(containErrors.CallSuccess >= 0.995, $"contain 5 % phase: {containErrors.CallSuccess:P2} of Payment calls succeeded, expected ≥ 99.5 %");
+        Assert.True(reproduceErrors.CallSuccess >= 0.995, $"reproduce 5 % phase: {reproduceErrors.CallSuccess:P2} of Payment calls succeeded");
     }
 
     private async Task<WindowResult> WindowAsync(HttpClient http, string name)
@@ -66,16 +68,25 @@ public sealed class RetryBudgetDrillTests(SystemFixture system, ITestOutputHelpe
             RequestTimeout: TimeSpan.FromSeconds(30)), traffic.PlaceAsync, Ct);
         var payment = (await drill.StatsAsync("payment", Ct)).Single();
         var (first, retry) = (Drill.Read(payment, "payment.requests.byOperation.authorize.first"), Drill.Read(payment, "payment.requests.byOperation.authorize.retry"));
-        var exhausted = await drill.SumAsync("ordering", "ordering.dependencies.payment.budgetExhausted", Ct);
-        var result = new WindowResult(name, first, retry, exhausted, traffic.Count(201), load.Sent);
+        var ordering = await drill.StatsAsync("ordering", Ct);
+        long Sum(string path) => ordering.Sum(s => Drill.Read(s, path));
+        var exhausted = Sum("ordering.dependencies.payment.budgetExhausted");
+        var (calls, failedError, failedBulkhead) = (Sum("ordering.dependencies.payment.requests"),
+            Sum("ordering.dependencies.payment.failed.error"), Sum("ordering.dependencies.payment.failed.bulkhead-full"));
+        var result = new WindowResult(name, first, retry, exhausted, traffic.Count(201), load.Sent, calls, failedError);
         drill.Record(load);
         drill.Record($"  {name}: {traffic}; Payment authorize attempts {first} first + {retry} retries ⇒ amplification {result.Amplification:0.00}; " +
-            $"budget refused {exhausted} retries; authorized at once {result.AuthorizedShare:P2}");
+            $"budget refused {exhausted} retries; Payment calls {calls}, failed with errors {failedError} ⇒ success {result.CallSuccess:P2} " +
+            $"(bulkhead-full {failedBulkhead}); orders authorized at once {result.AuthorizedShare:P2}");
         return result;
     }
 
-    private sealed record WindowResult(string Name, long First, long Retry, long BudgetExhausted, long Authorized, long Sent)
+    private sealed record WindowResult(string Name, long First, long Retry, long BudgetExhausted, long Authorized, long Sent,
+        long Calls, long FailedWithErrors)
     {
+        /// <summary>Share of Ordering's logical Payment calls that did not end in a Payment error (after retries).</summary>
+        public double CallSuccess => Calls == 0 ? 0 : 1 - (double)FailedWithErrors / Calls;
+
         /// <summary>Attempts Payment received per logical authorize call.</summary>
         public double Amplification => First == 0 ? 0 : (double)(First + Retry) / First;
 

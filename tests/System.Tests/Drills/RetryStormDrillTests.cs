@@ -36,6 +36,7 @@ public sealed class RetryStormDrillTests(SystemFixture system, ITestOutputHelper
     public async Task DegradedPayment_ReproduceStormsAndStaysDown_ContainHoldsGoodputAndRecovers()
     {
         using var http = new HttpClient { BaseAddress = system.Ordering.BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
+        await OrderTraffic.WarmUpAsync(http, Ct);
         drill.Record(LoadReport.Header);
         var baseline = await WindowAsync(http, "baseline");
 

@@ -36,6 +36,7 @@ public sealed class TimeoutsCascadeDrillTests(SystemFixture system, ITestOutputH
         var readable = new ConcurrentQueue<Guid>();
         for (var i = 0; i < 20; i++) readable.Enqueue((await system.Ordering.PlaceOrderAsync([(OrderTraffic.DrillSkus[i % 10], 1)], Ct)).Id);
         var ids = readable.ToArray();
+        await OrderTraffic.WarmUpAsync(http, Ct);
         drill.Record(LoadReport.Header);
 
         var baseline = await PhaseAsync(http, ids, "baseline", TimeSpan.FromSeconds(10));
