@@ -91,9 +91,9 @@ public sealed class SystemFixture : IAsyncLifetime
                     using var response = await http.GetAsync(new Uri(instance.BaseAddress, "/health"), ct);
                     if (response.IsSuccessStatusCode) healthy++;
                 }
-                catch (HttpRequestException)
+                catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
                 {
-                    // not listening yet
+                    // not listening yet, or too busy to answer within 5 s: asked again on the next round
                 }
             }
             return healthy;
