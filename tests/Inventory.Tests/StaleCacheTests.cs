@@ -5,7 +5,9 @@
 using System.Diagnostics;
 using System.Net.Http.Json;
 using System.Text.Json;
+using MassTransit.Testing;
 using Microsoft.Extensions.DependencyInjection;
+using ReliableShop.Contracts;
 using ReliableShop.Inventory.Catalog;
 using ReliableShop.TestServers;
 
@@ -125,6 +127,32 @@ public sealed class StaleCacheTests(SharedInventoryApp shared, ITestOutputHelper
                 Assert.Equal(written.Version, served.Version);
                 Assert.True(started.Elapsed < TimeSpan.FromSeconds(2), $"new version served after {started.ElapsedMilliseconds} ms");
             }
+        }
+        finally
+        {
+            await SetModeAsync(shared.App, "off", null);
+        }
+    }
+
+    [Fact]
+    public async Task PriceChange_Contain_EventCommitsWithTheChangeAndItsConsumerInvalidatesAfterACrash()
+    {
+        try
+        {
+            await SetModeAsync(shared.App, "contain", new { readerPauseMs = 0 });
+            var changed = await PutPriceAsync(shared.App, "SKU-0048", 44.44m);
+            Assert.Equal(1L, await shared.App.ScalarAsync<long>(
+                "SELECT count(*) FROM outbox_messages WHERE message_type = $1 AND payload->>'sku' = 'SKU-0048' AND (payload->>'version')::bigint = $2",
+                typeof(CatalogItemChanged).FullName!, changed.Version));
+
+            // A writer that crashed after its commit, before its own invalidation: Redis still holds an older row.
+            var stale = changed with { Price = 1.11m, Version = changed.Version - 1 };
+            await shared.App.Redis.StringSetAsync(shared.App.KeyPrefix + stale.Sku, JsonSerializer.Serialize(stale, JsonSerializerOptions.Web));
+            await shared.App.Services.GetTestHarness().Bus.Publish(new CatalogItemChanged(changed.Sku, changed.Version), ct); // the relay's redelivery
+
+            await Eventually.WaitAsync(() => CachedAsync(changed.Sku), c => c == $"tombstone v{changed.Version}",
+                TimeSpan.FromSeconds(10), "outbox event invalidated the stale row");
+            Assert.Equal(44.44m, (await GetItemAsync(shared.Client, changed.Sku)).Price);
         }
         finally
         {

@@ -12,7 +12,7 @@ public static class ReservationsExtensions
         builder.AddMessaging(bus =>
         {
             bus.AddConsumer<OrderPlacedConsumer, OrderPlacedConsumerDefinition>();
-            bus.AddConsumer<Catalog.CatalogItemChangedConsumer>(); // outbox-driven cache invalidation (stale-cache)
+            bus.AddConsumer<Catalog.CatalogItemChangedConsumer, Catalog.CatalogItemChangedConsumerDefinition>(); // outbox-driven cache invalidation (stale-cache)
         });
         builder.Services.AddOutbox(types => types.Add<StockReserved>().Add<StockRejected>().Add<CatalogItemChanged>());
         builder.Services.AddSingleton<StockReservation>();
