@@ -38,8 +38,8 @@ internal sealed class JobQueueBench(BenchEnvironment env)
         var db = await env.FreshDatabaseAsync("jobs");
         await BenchEnvironment.ExecuteAsync(db, JobsSchema.Sql);
         var s = env.Settings;
-        var b1 = await MeasureAsync(db, batch: 1, workers: 8, jobs: s.Scaled(20_000));
-        var b2 = await MeasureAsync(db, batch: 100, workers: 100, jobs: s.Scaled(200_000));
+        var b1 = await MeasureAsync(db, batch: 1, workers: 8, jobs: s.Scaled(3_000));
+        var b2 = await MeasureAsync(db, batch: 100, workers: 100, jobs: s.Scaled(50_000));
         var dead = await BenchEnvironment.ScalarAsync<long>(db, "SELECT n_dead_tup FROM pg_stat_user_tables WHERE relname = 'jobs'");
         var note = $"pool: Workers={{0}}, BatchSize={{1}}; pgbench -c {Connections} -M prepared; dead tuples at end {dead}";
         return

@@ -47,7 +47,7 @@ internal sealed class OutboxBench(BenchEnvironment env)
     {
         var db = await env.FreshDatabaseAsync("outbox");
         await BenchEnvironment.ExecuteAsync(db, OutboxSchema.Sql);
-        var rows = env.Settings.Scaled(20_000);
+        var rows = env.Settings.Scaled(5_000);
         using var host = BuildHost(db);
         await host.StartAsync();
         try
