@@ -5,8 +5,8 @@ namespace ReliableShop.Benchmarks;
 internal sealed record BenchSettings(bool Quick)
 {
     public int Runs => Quick ? 1 : 3;
-    public TimeSpan Warmup => TimeSpan.FromSeconds(Quick ? 1 : 10);
-    public TimeSpan Measure => TimeSpan.FromSeconds(Quick ? 2 : 8);
+    public TimeSpan Warmup => TimeSpan.FromSeconds(Quick ? 0.5 : 10);
+    public TimeSpan Measure => TimeSpan.FromSeconds(Quick ? 1.5 : 8);
     public double Scale => Quick ? 0.1 : 1.0;
 
     public int Scaled(int full) => Math.Max(1, (int)(full * Scale));
