@@ -39,7 +39,8 @@ internal sealed class JobQueueBench(BenchEnvironment env)
         await BenchEnvironment.ExecuteAsync(db, JobsSchema.Sql);
         var s = env.Settings;
         var b1 = await MeasureAsync(db, batch: 1, workers: 8, jobs: s.Scaled(3_000));
-        var b2 = await MeasureAsync(db, batch: 100, workers: 100, jobs: s.Scaled(50_000));
+        // Workers = 2 × batch: the next claim of 100 can start while the previous 100 wait for their completion UPDATE.
+        var b2 = await MeasureAsync(db, batch: 100, workers: 200, jobs: s.Scaled(50_000));
         var dead = await BenchEnvironment.ScalarAsync<long>(db, "SELECT n_dead_tup FROM pg_stat_user_tables WHERE relname = 'jobs'");
         var note = $"pool: Workers={{0}}, BatchSize={{1}}; pgbench -c {Connections} -M prepared; dead tuples at end {dead}";
         return
@@ -48,7 +49,7 @@ internal sealed class JobQueueBench(BenchEnvironment env)
                 0.70, Better.Higher, "≥ 0.70 ×", string.Format(note, 8, 1)),
             new("B2", "queue", "Job queue, batched claim (100) + batched completion", b2.Ours, "jobs/s", b2.Reference,
                 $"pgbench claim(100)+complete, {Connections} conns", 0.70, Better.Higher, "≥ 0.70 ×, and ≥ 5 × B1",
-                string.Format(note, 100, 100) + $"; B2 ÷ B1 = {b2.Ours / b1.Ours:0.0} (target ≥ 5)"),
+                string.Format(note, 200, 100) + $"; B2 ÷ B1 = {b2.Ours / b1.Ours:0.0} (target ≥ 5)"),
         ];
     }
 
