@@ -1,12 +1,18 @@
 // infra/bench.sh [--quick] runs this: B1–B10 of ../shared/design/performance.md on this machine, each beside its
 // reference measured in the same run, printed as one table and written to a Markdown page with charts.
-//   dotnet bench/Benchmarks/bin/Release/net10.0/Benchmarks.dll [--quick] [--out docs/benchmarks.md]
+//   dotnet bench/Benchmarks/bin/Release/net10.0/Benchmarks.dll [--quick] [--out docs/benchmarks.md] | --charts-only docs/benchmarks.md
 using System.Diagnostics;
 using ReliableShop.Benchmarks;
 
 if (Environment.GetEnvironmentVariable(BareApi.ModeVariable) == "1")
 {
     await BareApi.RunAsync(); // the B5/B6 reference server, started by ShopBench
+    return 0;
+}
+
+if (Array.IndexOf(args, "--charts-only") is var chartsAt and >= 0 && chartsAt + 1 < args.Length)
+{
+    Report.ChartsFromMarkdown(args[chartsAt + 1]); // redraw a written page's charts from its table
     return 0;
 }
 
