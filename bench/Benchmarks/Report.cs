@@ -90,7 +90,7 @@ internal static class Report
         plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericManual([.. ticks]);
         plot.Axes.Bottom.MajorTickStyle.Length = 0;
         plot.Axes.SetLimitsY(0, cap * 1.1);
-        plot.Title($"{group}: figure as a share of its target (dashed line = target; blue met, red missed)");
+        plot.Title($"{group}: share of target (dashed = target; red = missed)");
         plot.YLabel("share of target (capped at 3)");
         plot.SavePng(path, Math.Max(700, rows.Length * 190), 560);
     }
