@@ -124,16 +124,17 @@ internal sealed class ShopBench(BenchEnvironment env) : IAsyncDisposable
     {
         var rows = new List<BenchRow>();
         await using var redis = await ConnectionMultiplexer.ConnectAsync(env.Redis);
-        foreach (var state in new[] { "contain", "reproduce" })
+        foreach (var (state, sku) in new[] { ("contain", "SKU-0041"), ("reproduce", "SKU-0042") })
         {
+            // A SKU no earlier step read through the item endpoint, per phase: cold in Redis AND in any in-process cache.
             await SetModeAsync("load-only-bugs", state, null);
-            await redis.GetDatabase().KeyDeleteAsync(CachePrefix + "SKU-0007");
+            await redis.GetDatabase().KeyDeleteAsync(CachePrefix + sku);
             await PostAsync(inventory, "/admin/stats/reset");
             var go = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             var reads = Enumerable.Range(0, 1000).Select(async _ =>
             {
                 await go.Task;
-                return await GetOkAsync(inventory, "/api/catalog/items/SKU-0007", CancellationToken.None);
+                return await GetOkAsync(inventory, $"/api/catalog/items/{sku}", CancellationToken.None);
             }).ToList();
             go.SetResult();
             var ok = (await Task.WhenAll(reads)).Count(r => r);
