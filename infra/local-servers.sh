@@ -28,6 +28,10 @@ install_packages() {
   [[ -x /usr/lib/postgresql/15/bin/postgres ]] || missing+=(postgresql-15 postgresql-client-15)
   command -v redis-server >/dev/null || missing+=(redis-server)
   command -v rabbitmq-server >/dev/null || missing+=(rabbitmq-server)
+  # The benchmarks' side-by-side references (bench/Benchmarks, infra/bench.sh): pgbench ships with the server package
+  # on Debian 12 (postgresql-15), redis-benchmark with redis-tools.
+  [[ -x /usr/lib/postgresql/15/bin/pgbench ]] || missing+=(postgresql-15)
+  command -v redis-benchmark >/dev/null || missing+=(redis-tools)
   if ((${#missing[@]})); then
     log "installing ${missing[*]}"
     $SUDO apt-get update -qq
@@ -93,9 +97,13 @@ start_rabbitmq() {
 }
 # Test runs use their own vhost, so a running AppHost (vhost "/") and a test run never consume each other's messages.
 TEST_VHOST="reliableshop-tests"
+# The benchmarks (infra/bench.sh) use their own vhost too: their Inventory must not consume a test run's OrderPlaced.
+BENCH_VHOST="reliableshop-bench"
 configure_rabbitmq() {
-  $SUDO rabbitmqctl -q list_vhosts | grep -qx "$TEST_VHOST" || $SUDO rabbitmqctl -q add_vhost "$TEST_VHOST"
-  $SUDO rabbitmqctl -q set_permissions -p "$TEST_VHOST" guest ".*" ".*" ".*" >/dev/null
+  for vhost in "$TEST_VHOST" "$BENCH_VHOST"; do
+    $SUDO rabbitmqctl -q list_vhosts | grep -qx "$vhost" || $SUDO rabbitmqctl -q add_vhost "$vhost"
+    $SUDO rabbitmqctl -q set_permissions -p "$vhost" guest ".*" ".*" ".*" >/dev/null
+  done
 }
 
 # stop/start of the broker application only (the Erlang node stays up): a real outage for clients, back in ~2 s.

@@ -10,7 +10,7 @@ public sealed class JobsOptions : IValidatableObject
     public const string SectionName = "Jobs";
 
     /// <summary>Handlers running at once in this process; never more jobs in flight than this.</summary>
-    [Range(1, 64)]
+    [Range(1, 256)] // ≥ 100, so a batched claim of 100 (B2 of docs/benchmarks.md) can fill free workers
     public int Workers { get; set; } = 4;
 
     /// <summary>Most jobs claimed by one claim statement (capped by free workers).</summary>

@@ -1,5 +1,5 @@
-// The relay: every committed outbox row reaches the broker at least once — published in created_at order within a
-// batch, retried with backoff through broker and database outages, dead-lettered after MaxAttempts, never lost.
+// The relay: every committed outbox row reaches the broker at least once — a batch's publishes started in created_at
+// order with their confirms awaited together, retried with backoff through broker and database outages, dead-lettered after MaxAttempts, never lost.
 // Doc: docs/failure-modes/outbox.md
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -86,24 +86,20 @@ internal sealed partial class OutboxRelay(
         var lease = TimeSpan.FromSeconds(_options.LeaseSeconds);
         var leaseEnds = time.GetUtcNow() + lease; // taken before the claim: conservative against the DB's lease end
         var rows = await _store.ClaimAsync(token, _options.BatchSize, lease, ct);
-        var settled = 0;
+        Guid[] unsettled = [.. rows.Select(r => r.Id)];
         try
         {
-            for (; settled < rows.Count; settled++)
-            {
-                // Start no publish that could outlive the lease: another relay may claim the row then (a duplicate).
-                if (time.GetUtcNow() + TimeSpan.FromMilliseconds(_options.PublishTimeoutMs) >= leaseEnds) return Outcome.MoreDue;
-                if (!await delivery.DeliverAsync(rows[settled], token, ct))
-                {
-                    settled++;
-                    return Outcome.Failed; // the rest goes back to pending at once (below); the failed row waits its backoff
-                }
-            }
+            if (rows.Count == 0) return Outcome.Idle;
+            // Start no publish that could outlive the lease: another relay may claim the row then (a duplicate).
+            if (time.GetUtcNow() + TimeSpan.FromMilliseconds(_options.PublishTimeoutMs) >= leaseEnds) return Outcome.MoreDue;
+            (var failed, unsettled) = await delivery.DeliverBatchAsync(rows, token, ct);
+            // A failed row waits its backoff; the other unpublished rows go back to pending at once (below).
+            if (failed) return Outcome.Failed;
             return rows.Count == _options.BatchSize ? Outcome.MoreDue : Outcome.Idle;
         }
         finally
         {
-            if (settled < rows.Count) await ReleaseQuietlyAsync([.. rows.Skip(settled).Select(r => r.Id)], token);
+            if (unsettled.Length > 0) await ReleaseQuietlyAsync(unsettled, token);
         }
     }
 

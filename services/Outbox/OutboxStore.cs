@@ -32,6 +32,14 @@ internal sealed class OutboxStore(NpgsqlDataSource dataSource)
         WHERE id = $1 AND lock_token = $2
         """;
 
+    // The same, for every row of a claim whose publish the broker confirmed: one statement (one commit) per batch
+    // instead of one per row — per-row commits capped the relay at one fsync per message (B3, docs/benchmarks.md).
+    private const string MarkBatchPublishedSql = """
+        UPDATE outbox_messages
+        SET status = 'published', published_at = now(), lock_token = NULL, locked_until = NULL, last_error = NULL
+        WHERE id = ANY($1) AND lock_token = $2
+        """;
+
     // Fenced like above. The attempt is counted and the row either waits out its backoff or, at the limit, goes dead.
     private const string MarkFailedSql = """
         UPDATE outbox_messages
@@ -68,6 +76,9 @@ internal sealed class OutboxStore(NpgsqlDataSource dataSource)
 
     public async Task<bool> MarkPublishedAsync(Guid id, Guid token, CancellationToken ct) =>
         await ExecuteAsync(MarkPublishedSql, ct, id, token) == 1;
+
+    /// <returns>How many of <paramref name="ids"/> were still this claim's (the rest passed to another relay).</returns>
+    public Task<int> MarkPublishedAsync(Guid[] ids, Guid token, CancellationToken ct) => ExecuteAsync(MarkBatchPublishedSql, ct, ids, token);
 
     /// <summary>Returns the new status ("pending" or "dead"), or null when the lease was lost to another relay.</summary>
     public async Task<string?> MarkFailedAsync(Guid id, Guid token, int maxAttempts, TimeSpan delay, string error, CancellationToken ct)
