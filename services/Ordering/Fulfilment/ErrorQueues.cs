@@ -9,7 +9,7 @@ using ReliableShop.Drills;
 
 namespace ReliableShop.Ordering.Fulfilment;
 
-public sealed class ErrorQueues : IDrillStatsSource, IDisposable
+public sealed class ErrorQueues : IDrillStatsSource
 {
     /// <summary>Ordering's consumer queues; their dead letters are in "&lt;queue&gt;_error" (MassTransit's convention).</summary>
     public static readonly string[] Queues = ["ordering-stock-reserved", "ordering-stock-rejected"];
@@ -120,6 +120,4 @@ public sealed class ErrorQueues : IDrillStatsSource, IDisposable
             return [.. lastDepth.Select(d => new Measurement<long>(d.Value, new KeyValuePair<string, object?>("queue", d.Key + "_error")))];
         }
     }
-
-    public void Dispose() { }
 }
