@@ -57,10 +57,11 @@ public sealed class OutboxDrillTests(SystemFixture system, ITestOutputHelper out
             await drill.SetAsync("contain", new { crashBetweenCommitAndPublishPercent = 5 }, Ct);
             await drill.ResetStatsAsync(Ct);
             var steady = await PhaseAsync(drill, "contain, broker up", 10);
+            // Counted before the next phase resets the SKUs' stock (the duplicate-effect count compares stock taken with reservations).
+            var (lostS, phantomS, dupS) = await CountAsync(steady, settleSeconds: 30);
             var contain = await OutagePhaseAsync(drill);
             var (lostC, phantomC, dupC) = await CountAsync(contain.Phase, settleSeconds: 90);
             var absorbed = await drill.SumAsync("inventory", "consumers.orderPlaced.duplicates", Ct);
-            var (lostS, phantomS, dupS) = await CountAsync(steady, settleSeconds: 30);
             var latency = await PublishLatencyAsync(steady.Keys);
             drill.Record($"contain (outbox, 5 % relay crashes, {Outage.TotalSeconds:0} s broker outage): lost {lostC}, phantom {phantomC}, " +
                          $"duplicate effects {dupC}, duplicate deliveries absorbed by the inbox {absorbed}, 5xx {contain.Phase.Report.Errors}");
