@@ -9,7 +9,7 @@ using ReliableShop.Drills;
 
 namespace ReliableShop.Ordering.Fulfilment;
 
-public sealed class ErrorQueues : IDrillStatsSource, IDisposable
+public sealed class ErrorQueues : IDrillStatsSource
 {
     /// <summary>Ordering's consumer queues; their dead letters are in "&lt;queue&gt;_error" (MassTransit's convention).</summary>
     public static readonly string[] Queues = ["ordering-stock-reserved", "ordering-stock-rejected"];
@@ -24,7 +24,12 @@ public sealed class ErrorQueues : IDrillStatsSource, IDisposable
     public ErrorQueues(IConfiguration configuration, IMeterFactory meters, TimeProvider time)
     {
         this.time = time;
-        factory = new ConnectionFactory { Uri = new Uri(configuration.GetConnectionString(MessagingExtensions.ConnectionName)!) };
+        factory = new ConnectionFactory
+        {
+            Uri = new Uri(configuration.GetConnectionString(MessagingExtensions.ConnectionName)!),
+            RequestedConnectionTimeout = TimeSpan.FromSeconds(2), // a down broker must not stall /admin/stats
+            ClientProvidedName = "reliableshop-error-queues",
+        };
         var meter = meters.Create("ReliableShop.Consumers.ErrorQueues");
         // Scrapes read the last known depths; a refresh runs in the background at most every 10 s.
         meter.CreateObservableGauge("reliableshop.consumer.error_queue.depth", ObserveDepths, "{message}",
@@ -33,7 +38,19 @@ public sealed class ErrorQueues : IDrillStatsSource, IDisposable
 
     public string Section => "errorQueues";
 
-    public async Task<object> ReadAsync(CancellationToken ct) => await DepthsAsync(ct);
+    // Never throws: /admin/stats must answer while the broker is down (outage drills read it then); -1 = unknown.
+    public async Task<object> ReadAsync(CancellationToken ct)
+    {
+        try
+        {
+            return await DepthsAsync(ct);
+        }
+        catch (Exception e) when (e is BrokerUnreachableException or OperationInterruptedException or IOException or TimeoutException
+                                      or AlreadyClosedException)
+        {
+            return Queues.ToDictionary(q => q + "_error", _ => -1L, StringComparer.Ordinal);
+        }
+    }
 
     public async Task<Dictionary<string, long>> DepthsAsync(CancellationToken ct)
     {
@@ -93,7 +110,8 @@ public sealed class ErrorQueues : IDrillStatsSource, IDisposable
             _ = Task.Run(async () =>
             {
                 try { await DepthsAsync(CancellationToken.None); }
-                catch (Exception e) when (e is BrokerUnreachableException or OperationInterruptedException or IOException or TimeoutException) { }
+                catch (Exception e) when (e is BrokerUnreachableException or OperationInterruptedException or IOException or TimeoutException
+                                              or AlreadyClosedException) { }
                 finally { Interlocked.Exchange(ref refreshing, 0); }
             });
         }
@@ -102,6 +120,4 @@ public sealed class ErrorQueues : IDrillStatsSource, IDisposable
             return [.. lastDepth.Select(d => new Measurement<long>(d.Value, new KeyValuePair<string, object?>("queue", d.Key + "_error")))];
         }
     }
-
-    public void Dispose() { }
 }

@@ -29,7 +29,7 @@ public sealed class BackgroundJobsDrillTests(SystemFixture system, ITestOutputHe
         {
             drill.Record($"# 2 Ordering replicas, {Orders} orders per phase at {Rps}/s, crashAfterEffectPercent 10, poisonPercent 2");
             drill.Record(LoadReport.Header);
-            foreach (var sku in Skus) await system.SetStockAsync(sku, 100_000, Ct);
+            foreach (var sku in Skus) await SetStockAsync(sku, 100_000);
 
             // baseline
             var baseline = await PlaceAsync(drill, "off", 50);
@@ -53,6 +53,7 @@ public sealed class BackgroundJobsDrillTests(SystemFixture system, ITestOutputHe
             Assert.True(duplicates >= Orders / 20, $"a non-idempotent side effect re-run after crashes must duplicate: {duplicates}");
             Assert.True(poisonA > 0, "poison messages must have been emitted");
             Assert.True(attemptsA >= 10, $"naive retries must hammer poison: {attemptsA:0.0} attempts each");
+            await RepairAsync(naive); // the duplicates stay otherwise, and the contain half's reconciliation would count them
 
             // contain
             await drill.SetAsync("contain", new { crashAfterEffectPercent = 10, poisonPercent = 2 }, Ct);
@@ -74,7 +75,10 @@ public sealed class BackgroundJobsDrillTests(SystemFixture system, ITestOutputHe
             Assert.True(attemptsC <= 6, $"poison must reach the error queue within 6 attempts: {attemptsC:0.0}");
 
             // reconciliation: every confirmed order has exactly one capture and one confirmation
-            var report = await Eventually.WaitAsync(() => Invariants.CheckAsync(system, Ct), r => r.AllZero, TimeSpan.FromSeconds(30), "invariants (contain)");
+            // The reconciliation triple (the rest of /admin/invariants is system-wide: other drills' residue shows there too).
+            static long Reconciliation(InvariantReport r) => r.Violations.GetValueOrDefault("ordering.confirmationsNotExactlyOne")
+                + r.Violations.GetValueOrDefault("confirmedWithoutCapture") + r.Violations.GetValueOrDefault("payment.capturesPerOrderAboveOne");
+            var report = await Eventually.WaitAsync(() => Invariants.CheckAsync(system, Ct), r => Reconciliation(r) == 0, TimeSpan.FromSeconds(30), "reconciliation (contain)");
             drill.Record($"contain reconciliation: confirmationsNotExactlyOne {report.Violations.GetValueOrDefault("ordering.confirmationsNotExactlyOne")}, " +
                          $"confirmedWithoutCapture {report.Violations.GetValueOrDefault("confirmedWithoutCapture")}, " +
                          $"payment.capturesPerOrderAboveOne {report.Violations.GetValueOrDefault("payment.capturesPerOrderAboveOne")} (total {report.Total})");
@@ -92,15 +96,20 @@ public sealed class BackgroundJobsDrillTests(SystemFixture system, ITestOutputHe
         finally
         {
             await drill.ResetModesAsync(CancellationToken.None);
-            // The repair reproduce needs: one confirmation per order (an apology mail cannot be unsent; the record can).
-            await using var repair = system.Orders.CreateCommand("""
-                DELETE FROM order_confirmations c USING order_confirmations k
-                WHERE c.order_id = k.order_id AND c.id > k.id AND c.order_id = ANY($1)
-                """);
-            repair.Parameters.Add(new Npgsql.NpgsqlParameter { Value = all.ToArray() });
-            await repair.ExecuteNonQueryAsync(CancellationToken.None);
+            await RepairAsync(all);
         }
         await drill.SetAsync("off", Ct);
+    }
+
+    // The repair reproduce needs: one confirmation per order (an e-mail cannot be unsent; the record of it can).
+    private async Task RepairAsync(List<Guid> ids)
+    {
+        await using var repair = system.Orders.CreateCommand("""
+            DELETE FROM order_confirmations c USING order_confirmations k
+            WHERE c.order_id = k.order_id AND c.id > k.id AND c.order_id = ANY($1)
+            """);
+        repair.Parameters.Add(new Npgsql.NpgsqlParameter { Value = ids.ToArray() });
+        await repair.ExecuteNonQueryAsync(CancellationToken.None);
     }
 
     private async Task<List<Guid>> PlaceAsync(Drill drill, string phase, int count)
@@ -144,4 +153,21 @@ public sealed class BackgroundJobsDrillTests(SystemFixture system, ITestOutputHe
 
     private static async Task<long> ErrorDepthAsync(Drill drill) =>
         Drill.Read((await drill.StatsAsync("ordering", Ct))[0], $"errorQueues.{ErrorQueue}");
+
+    // The catalog admin call writes through Redis too: a Redis blip on a loaded box answers 500 (seen once); retry it.
+    private async Task SetStockAsync(string sku, int available)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await system.SetStockAsync(sku, available, Ct);
+                return;
+            }
+            catch (HttpRequestException) when (attempt < 5)
+            {
+                await Task.Delay(TimeSpan.FromSeconds(1), Ct); // a retry after a failed call, not a wait for a condition
+            }
+        }
+    }
 }
