@@ -1,4 +1,4 @@
-// Drill: retry-budget (docs/failure-modes/retry-budget.md). Payment fails 100 % (fast 503) for 10 s, then 5 % at
+// Drill: retry-budget (docs/failure-modes/retry-budget.md). Payment fails 100 % (fast 503) for 12 s, then 5 % at
 // random. reproduce: per-request retry caps only (the naive pipeline: 3 immediate retries) — during the outage Payment
 // receives ≈ 4 attempts per call, exactly when it is weakest. contain: the retry budget (10 % of calls + 1/s over a
 // 10 s window, on the pipeline WITHOUT its breaker, so the budget alone is measured) — ≤ 1.2 attempts per call in
@@ -14,7 +14,9 @@ public sealed class RetryBudgetDrillTests(SystemFixture system, ITestOutputHelpe
 {
     private const double Rps = 40;
     private static readonly TimeSpan Window = TimeSpan.FromSeconds(10);
-    private static readonly object Fault = new { outageSeconds = 10, errorRateAfter = 0.05 };
+    // The outage outlasts its 10 s window by 2 s: the flip reaches every replica and the stats reset before the window
+    // starts, so the whole window lies inside the outage.
+    private static readonly object Fault = new { outageSeconds = 12, errorRateAfter = 0.05 };
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
     private readonly Drill drill = new(system, "retry-budget", output);
 
