@@ -9,6 +9,7 @@
 //      runs) ⇒ duplicate orders in reproduce, none in contain.
 using System.Net;
 using System.Text.Json;
+using ReliableShop.TestServers;
 
 namespace ReliableShop.SystemTests.Drills;
 
@@ -27,7 +28,7 @@ public sealed class LoadOnlyBugsDrillTests(SystemFixture system, ITestOutputHelp
         try
         {
             drill.Record($"parameters {JsonSerializer.Serialize(Parameters)}; {ordering.All.Count} Ordering replicas, 1 Inventory");
-            await WarmUpAsync(ordering, ct);
+            await WarmUpAsync(drill, ordering, ct);
 
             await drill.SetAsync("reproduce", Parameters, ct);
             var naiveRuns = new List<int>();
@@ -63,9 +64,26 @@ public sealed class LoadOnlyBugsDrillTests(SystemFixture system, ITestOutputHelp
         }
     }
 
-    // Opens the client connections first, so the barrier releases requests, not TCP handshakes.
-    private static async Task WarmUpAsync(ReplicaClients ordering, CancellationToken ct) =>
+    // Not measured: opens the client connections (the barrier must release requests, not TCP handshakes) and takes a
+    // freshly started system through the order path in growing waves, so a cold Inventory or Payment does not time
+    // out the first burst and open a breaker; then waits until every replica's breakers are closed.
+    private async Task WarmUpAsync(Drill drill, ReplicaClients ordering, CancellationToken ct)
+    {
         await Task.WhenAll(Enumerable.Range(0, 60).Select(async _ => (await ordering.Next().GetAsync("/alive", ct)).Dispose()));
+        foreach (var wave in new[] { 1, 1, 1, 5, 10, 25, 50 })
+        {
+            await Task.WhenAll(Enumerable.Range(0, wave).Select(async i =>
+            {
+                try { await ReplicaClients.PlaceAsync(ordering.Next(), $"SKU-{21 + i % 10:0000}", ct); }
+                catch (HttpRequestException) { /* warm-up: outcomes are not measured */ }
+            }));
+        }
+        await Eventually.WaitAsync(async () => (await drill.StatsAsync("ordering", ct))
+                .SelectMany(s => s.TryGetProperty("ordering", out var o) && o.TryGetProperty("dependencies", out var d)
+                    ? d.EnumerateObject().Select(p => p.Value.GetProperty("breakerState").GetString()) : [])
+                .Count(state => state != "Closed"),
+            open => open == 0, TimeSpan.FromSeconds(30), "every Ordering breaker closed before the drill");
+    }
 
     /// <returns>Orders beyond the first for the cart.</returns>
     private async Task<int> CartBurstAsync(Drill drill, ReplicaClients ordering, string state, int run, CancellationToken ct)
