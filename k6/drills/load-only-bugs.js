@@ -139,7 +139,7 @@ export function stampede() {
   const n = 41 + Math.floor(Math.random() * 20);
   const sku = `SKU-${String(n).padStart(4, '0')}`;
   const admin = { headers: { 'Content-Type': 'application/json', 'X-Admin-Key': ADMIN_KEY }, tags: { op: 'admin', name: 'PUT /admin/catalog/items/{sku}' } };
-  // A real change (new stock ⇒ new version) invalidates the item: the key is cold. (A no-op write keeps the version.)
+  // A stock change bumps the item's version and writes a tombstone: the key is cold.
   const available = 500 + Math.floor(Math.random() * 500);
   http.put(`${SERVICES.inventory}/admin/catalog/items/${sku}`, JSON.stringify({ available }), admin);
   const before = readStats('inventory');

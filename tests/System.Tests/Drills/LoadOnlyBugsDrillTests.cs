@@ -117,7 +117,7 @@ public sealed class LoadOnlyBugsDrillTests(SystemFixture system, ITestOutputHelp
         // Warm-up, not measured: 100 concurrent reads of the (warm) item open the connections and grow the thread pools
         // on both sides, so the burst below measures the cache's behaviour, not a cold process serialising requests.
         await Task.WhenAll(Enumerable.Range(0, 100).Select(async _ => (await inventory.GetAsync($"/api/catalog/items/{sku}", ct)).Dispose()));
-        await system.SetStockAsync(sku, 999 - key, ct); // a real change (new version) invalidates the item: the key is cold
+        await system.SetStockAsync(sku, 999 - key, ct); // a stock change (new version, tombstone) invalidates the item: the key is cold
         await drill.ResetStatsAsync(ct);
         var barrier = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var reads = Enumerable.Range(0, 100).Select(_ => Task.Run(async () =>
