@@ -139,7 +139,9 @@ export function stampede() {
   const n = 41 + Math.floor(Math.random() * 20);
   const sku = `SKU-${String(n).padStart(4, '0')}`;
   const admin = { headers: { 'Content-Type': 'application/json', 'X-Admin-Key': ADMIN_KEY }, tags: { op: 'admin', name: 'PUT /admin/catalog/items/{sku}' } };
-  http.put(`${SERVICES.inventory}/admin/catalog/items/${sku}`, JSON.stringify({ available: 1000 }), admin); // invalidates: the key is cold
+  // A stock change bumps the item's version and writes a tombstone: the key is cold.
+  const available = 500 + Math.floor(Math.random() * 500);
+  http.put(`${SERVICES.inventory}/admin/catalog/items/${sku}`, JSON.stringify({ available }), admin);
   const before = readStats('inventory');
   const reads = http.batch(Array.from({ length: STAMPEDE_READS }, () => ({
     method: 'GET',

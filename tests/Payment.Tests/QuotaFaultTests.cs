@@ -12,7 +12,7 @@ public sealed class QuotaFaultTests
         var clock = PaymentAdmin.FakeClock();
         await using var app = (await PaymentApp.CreateAsync(("Capacity:ServiceTimeMs", "0"))).WithFakeClock(clock);
         using var admin = app.CreateAdminClient();
-        await app.SetModeAsync(admin, "scaling-plateau", "reproduce", new { paymentQuotaPerSecond = 5 });
+        await app.SetModeAsync(admin, "scaling-plateau", "reproduce", new { paymentQuotaPerSecond = 5, paymentServiceTimeMs = 0 }); // the quota alone: no slowed charge on a fake clock
 
         var burst = await BurstAsync(admin, 20);
         clock.Advance(TimeSpan.FromSeconds(1));

@@ -8,7 +8,7 @@ using ReliableShop.Outbox;
 
 namespace ReliableShop.Inventory.Catalog;
 
-public sealed class CatalogStore(NpgsqlDataSource db)
+public sealed class CatalogStore(NpgsqlDataSource db, ReliableShop.FailureModes.FailureModeToggles toggles, TimeProvider time)
 {
     private const string Columns = "sku, name, price, available, version";
 
@@ -24,6 +24,12 @@ public sealed class CatalogStore(NpgsqlDataSource db)
 
     public async Task<CatalogItem?> GetAsync(string sku, CancellationToken ct)
     {
+        // load-only-bugs (fault): a cold item load costs coldLoadMs more — a real catalog load is an expensive query,
+        // and its duration is the window in which every concurrent reader of the cold key misses too.
+        if (toggles["load-only-bugs"] is { FaultInjected: true } loadOnly && loadOnly["coldLoadMs"] > 0)
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(loadOnly["coldLoadMs"]), time, ct);
+        }
         await using var connection = await db.OpenConnectionAsync(ct);
         return await connection.QuerySingleOrDefaultAsync<CatalogItem>(new CommandDefinition(
             $"SELECT {Columns} FROM catalog_items WHERE sku = @Sku", new { Sku = sku }, cancellationToken: ct));

