@@ -44,7 +44,10 @@ public sealed class CatalogSingleFlightTests(SharedInventoryApp shared) : IClass
     {
         using var admin = shared.App.CreateAdminClient();
         (await shared.Client.GetAsync($"/api/catalog/items/{sku}", ct)).EnsureSuccessStatusCode(); // cached (warm) …
-        (await admin.PutAsJsonAsync($"/admin/catalog/items/{sku}", new { available = 500 }, ct)).EnsureSuccessStatusCode(); // … invalidated: cold
+        (await admin.PutAsJsonAsync($"/admin/catalog/items/{sku}", new { available = 500 }, ct)).EnsureSuccessStatusCode(); // … changed (L1 dropped) …
+        // … and cold: a change writes the committed row back to Redis (stale-cache's refresh-after-commit), so the key
+        // is taken away the way an expiry or an eviction would take it.
+        await shared.App.Redis.KeyDeleteAsync(shared.App.KeyPrefix + sku);
         using var counters = new CacheCounters(shared.App);
         var barrier = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var reads = Enumerable.Range(0, 100).Select(_ => Task.Run(async () =>

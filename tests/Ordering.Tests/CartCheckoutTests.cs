@@ -16,7 +16,11 @@ public sealed class CartCheckoutFixture : IAsyncLifetime
 
     public async ValueTask InitializeAsync()
     {
-        App = await OrderingApp.CreateAsync(new Dictionary<string, string> { ["Admission:PermitLimit"] = "200" });
+        App = await OrderingApp.CreateAsync(new Dictionary<string, string>
+        {
+            ["Admission:PermitLimit"] = "200",
+            ["Resilience:Payment:BulkheadPermitLimit"] = "200", // all 50 submissions must reach the (held) Payment
+        });
         Client = App.Start();
     }
 
@@ -55,6 +59,8 @@ public sealed class CartCheckoutTests(CartCheckoutFixture fixture) : IClassFixtu
         await SetModeAsync("contain");
         var cart = "cart-" + Guid.NewGuid().ToString("N");
         fixture.App.Payment.Down = true;
+        // No PaymentPending fallback for this request (circuit-breaker reproduce): the owner really fails with 503.
+        await _client.SetModeAsync("circuit-breaker", "reproduce");
         try
         {
             using var failed = await _client.SendAsync(Request(cart), Requests.Ct);
@@ -63,6 +69,7 @@ public sealed class CartCheckoutTests(CartCheckoutFixture fixture) : IClassFixtu
         finally
         {
             fixture.App.Payment.Down = false;
+            await _client.SetModeAsync("circuit-breaker", "off");
         }
         using var placed = await _client.SendAsync(Request(cart), Requests.Ct);
         await SetModeAsync("off");

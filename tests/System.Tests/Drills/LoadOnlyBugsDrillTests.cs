@@ -117,7 +117,13 @@ public sealed class LoadOnlyBugsDrillTests(SystemFixture system, ITestOutputHelp
         // Warm-up, not measured: 100 concurrent reads of the (warm) item open the connections and grow the thread pools
         // on both sides, so the burst below measures the cache's behaviour, not a cold process serialising requests.
         await Task.WhenAll(Enumerable.Range(0, 100).Select(async _ => (await inventory.GetAsync($"/api/catalog/items/{sku}", ct)).Dispose()));
-        await system.SetStockAsync(sku, 999 - key, ct); // a stock change (new version, tombstone) invalidates the item: the key is cold
+        await system.SetStockAsync(sku, 999 - key, ct); // a stock change: new version, every L1 copy dropped …
+        // … and cold: the change writes the committed row back to Redis (stale-cache's refresh-after-commit), so the key is
+        // taken away the way an expiry or an eviction would take it.
+        await using (var redis = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(await Servers.RedisAsync()))
+        {
+            await redis.GetDatabase().KeyDeleteAsync("catalog:item:" + sku);
+        }
         await drill.ResetStatsAsync(ct);
         var barrier = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var reads = Enumerable.Range(0, 100).Select(_ => Task.Run(async () =>
