@@ -144,6 +144,15 @@ case "${1:-up}" in
       rabbitmq) start_rabbitmq ;;
       *) log "unknown server $2"; exit 2 ;;
     esac ;;
+  reset-test-state)
+    # Before a test run: a fresh test vhost (an interrupted run can leave OrderPlaced messages in its queues, which the
+    # next run's Inventory would consume as orders it never saw) and an empty Redis (cached catalog items carry the
+    # versions of databases that no longer exist). Development state (vhost "/", the AppHost's databases) is untouched.
+    $SUDO rabbitmqctl -q delete_vhost "$TEST_VHOST" >/dev/null 2>&1 || true
+    configure_rabbitmq
+    redis-cli -h 127.0.0.1 -p "$REDIS_PORT" FLUSHALL >/dev/null
+    log "test vhost $TEST_VHOST recreated, Redis flushed"
+    ;;
   drop-test-databases)
     # Databases made by test runs: t_* (per test class) and st*_* (per System.Tests run).
     as_postgres "psql -p $PG_PORT -qtA -v ON_ERROR_STOP=1" >/dev/null <<'SQL'
@@ -156,5 +165,5 @@ SQL
     redis_running && echo "redis up" || echo "redis down"
     rabbit_app_up && echo "rabbitmq up" || echo "rabbitmq down"
     ;;
-  *) echo "usage: $0 up|env|stop X|start X|status" >&2; exit 2 ;;
+  *) echo "usage: $0 up|env|stop X|start X|status|reset-test-state|drop-test-databases" >&2; exit 2 ;;
 esac
