@@ -1,5 +1,5 @@
 // Drill: circuit-breaker (docs/failure-modes/circuit-breaker.md). Payment hard down, then browning out (3 s latency,
-// 30 % errors), under 25 orders/s. reproduce: the naive pipeline (no breaker, 10 s attempt timeout, 3 immediate
+// 30 % errors), under 50 orders/s. reproduce: the naive pipeline (no breaker, 10 s attempt timeout, 3 immediate
 // retries, no fallback) — every call waits out every attempt and Payment receives all of them. contain: Payment's own
 // breaker (attempt timeout inside it) opens within seconds, calls short-circuit, orders are accepted as
 // PaymentPending (202) and settle after recovery; Inventory's breaker never opens. Criteria: failure-modes.md § 8.
@@ -10,7 +10,7 @@ namespace ReliableShop.SystemTests.Drills;
 [Collection(SystemCollection.Name)]
 public sealed class CircuitBreakerDrillTests(SystemFixture system, ITestOutputHelper output) : IAsyncLifetime
 {
-    private const double Rps = 25; // scaled from 50 for two cores shared with the load generator
+    private const double Rps = 50; // the spec's rate: half-open probes (real requests) stay near 1 % of the traffic
     private static readonly object Fault = new { downSeconds = 10, brownoutLatencyMs = 3000, brownoutErrorRate = 0.3 };
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
     private readonly Drill drill = new(system, "circuit-breaker", output);
