@@ -73,29 +73,6 @@ public sealed class Drill(SystemFixture system, string mode, ITestOutputHelper o
         return element.ValueKind == JsonValueKind.Number ? (long)element.GetDouble() : 0;
     }
 
-    /// <summary>
-    /// Between phases: Payment finishes the abandoned work a naive phase left queued (ignored cancellation), fast — its
-    /// slots are raised for the drain, then set back — so the next phase starts from an idle Payment.
-    /// </summary>
-    public async Task DrainPaymentAsync(CancellationToken ct)
-    {
-        using var before = JsonDocument.Parse(await system.Payment.GetStringAsync("/admin/capacity", ct));
-        var (slots, serviceTimeMs) = (before.RootElement.GetProperty("slots").GetInt32(), before.RootElement.GetProperty("serviceTimeMs").GetDouble());
-        (await system.Payment.PutAsJsonAsync("/admin/capacity", new { slots = 1000 }, ct)).EnsureSuccessStatusCode();
-        try
-        {
-            await Eventually.WaitAsync(async () =>
-            {
-                using var state = JsonDocument.Parse(await system.Payment.GetStringAsync("/admin/capacity", ct));
-                return state.RootElement.GetProperty("queued").GetInt32();
-            }, queued => queued == 0, TimeSpan.FromSeconds(60), "Payment's queue empty (abandoned work drained)");
-        }
-        finally
-        {
-            (await system.Payment.PutAsJsonAsync("/admin/capacity", new { slots, serviceTimeMs = (int)serviceTimeMs }, ct)).EnsureSuccessStatusCode();
-        }
-    }
-
     /// <summary>Writes one measured line to the test output and to artifacts/drills/&lt;mode&gt;.txt.</summary>
     public void Record(string line)
     {
