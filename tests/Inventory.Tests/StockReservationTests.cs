@@ -56,6 +56,27 @@ public sealed class StockReservationTests(SharedInventoryApp shared) : IClassFix
 
         Assert.Equal(ReservationResult.Duplicate, again);
         Assert.Equal(6L, await shared.App.ScalarAsync<long>("SELECT available FROM catalog_items WHERE sku = 'SKU-0012'"));
+        // The stored decision is announced again (a replay heals an outcome event Ordering missed), never a new one.
+        Assert.Equal(2L, await shared.App.ScalarAsync<long>(
+            "SELECT count(*) FROM outbox_messages WHERE message_type = $1 AND payload->>'orderId' = $2", Reserved, orderId.ToString()));
+    }
+
+    [Fact]
+    public async Task Reserve_RejectedOrderUnderANewMessageId_AnnouncesTheStoredRejectionAgain()
+    {
+        await SetStockAsync("SKU-0018", 1);
+        var orderId = Guid.NewGuid();
+
+        await Reservation.ReserveAsync(orderId, [new OrderLine("SKU-0018", 2)], Guid.NewGuid(), ct);
+        await SetStockAsync("SKU-0018", 5); // enough now: a second decision would reserve
+        var again = await Reservation.ReserveAsync(orderId, [new OrderLine("SKU-0018", 2)], Guid.NewGuid(), ct);
+
+        Assert.Equal(ReservationResult.Duplicate, again);
+        Assert.Equal(5L, await shared.App.ScalarAsync<long>("SELECT available FROM catalog_items WHERE sku = 'SKU-0018'"));
+        var reasons = await shared.App.ScalarAsync<string>(
+            "SELECT string_agg(payload->>'reason', '|') FROM outbox_messages WHERE message_type = $1 AND payload->>'orderId' = $2",
+            Rejected, orderId.ToString());
+        Assert.Equal(["SKU-0018: insufficient stock (requested 2, available 1)", "SKU-0018: insufficient stock (requested 2, available 1)"], reasons!.Split('|'));
     }
 
     [Fact]

@@ -41,9 +41,9 @@ public sealed class CartCheckoutTests(CartCheckoutFixture fixture) : IClassFixtu
     public async Task SameCart50Concurrent_CheckThenInsert_CreatesAnOrderPerSubmission_ClaimCreatesOne()
     {
         await SetModeAsync("reproduce");
-        var naive = await BurstAsync(releaseWhen: () => fixture.App.Payment.AuthorizeAttempts >= Submissions);
+        var naive = await BurstAsync(releaseAfter: Submissions);
         await SetModeAsync("contain");
-        var contained = await BurstAsync(releaseWhen: () => fixture.App.Payment.AuthorizeAttempts >= 1);
+        var contained = await BurstAsync(releaseAfter: 1);
         await SetModeAsync("off");
 
         Assert.Equal(Submissions, naive.Orders); // every request saw "no order yet": 49 duplicates
@@ -80,7 +80,9 @@ public sealed class CartCheckoutTests(CartCheckoutFixture fixture) : IClassFixtu
 
     private sealed record Answer(HttpStatusCode Status, Guid? OrderId);
 
-    private async Task<(long Orders, Answer[] Answers)> BurstAsync(Func<bool> releaseWhen)
+    /// <param name="releaseAfter">Payment is released once this many of THIS burst's authorizations wait there (counted from
+    /// the burst's start: the fixture's Payment also counts the other tests' calls).</param>
+    private async Task<(long Orders, Answer[] Answers)> BurstAsync(int releaseAfter)
     {
         var cart = "cart-" + Guid.NewGuid().ToString("N");
         var entered = fixture.App.Payment.HoldAuthorizations();
@@ -95,7 +97,7 @@ public sealed class CartCheckoutTests(CartCheckoutFixture fixture) : IClassFixtu
         })).ToList();
         barrier.SetResult();
         await entered;
-        await Eventually.WaitAsync(() => Task.FromResult(fixture.App.Payment.AuthorizeAttempts - before), n => releaseWhen() || n >= Submissions,
+        await Eventually.WaitAsync(() => Task.FromResult(fixture.App.Payment.AuthorizeAttempts - before), n => n >= releaseAfter,
             TimeSpan.FromSeconds(30), "authorizations waiting at Payment");
         fixture.App.Payment.Release();
         var answers = await Task.WhenAll(submissions);

@@ -37,9 +37,18 @@ public sealed class StockReservation(NpgsqlDataSource db, CatalogCache cache, Ca
     {
         await using var connection = await db.OpenConnectionAsync(ct);
         await using var tx = await connection.BeginTransactionAsync(ct);
-        if (!await Inbox.TryAcceptAsync(connection, tx, InboxConsumer, messageId, ct) || await HasOutcomeAsync(connection, tx, orderId, ct))
+        if (!await Inbox.TryAcceptAsync(connection, tx, InboxConsumer, messageId, ct))
         {
-            await tx.CommitAsync(ct); // a redelivery, or the order already has an outcome: record the delivery, change nothing
+            await tx.CommitAsync(ct); // a redelivery of the same message: change nothing
+            return ReservationResult.Duplicate;
+        }
+        if (await StoredOutcomeAsync(connection, tx, orderId, ct) is { } stored)
+        {
+            // The order was decided before and is re-sent under a new MessageId (an operator's replay after a lost
+            // outcome event, or an authorize job that ran twice): never decide twice, answer the stored decision again.
+            // Ordering absorbs a repeated outcome (conditional UPDATE Placed → …, job unique keys).
+            await OutboxWriter.EnqueueAsync(connection, tx, stored, ct);
+            await tx.CommitAsync(ct);
             return ReservationResult.Duplicate;
         }
         // One UPDATE per SKU, in SKU order: concurrent orders lock rows in the same order and cannot deadlock.
@@ -116,9 +125,18 @@ public sealed class StockReservation(NpgsqlDataSource db, CatalogCache cache, Ca
         : wanted.FirstOrDefault(w => w.Quantity <= 0) is { Sku: not null } bad ? $"{bad.Sku}: quantity must be positive, was {bad.Quantity}"
         : null;
 
-    private static Task<bool> HasOutcomeAsync(NpgsqlConnection connection, NpgsqlTransaction tx, Guid orderId, CancellationToken ct) =>
-        connection.ExecuteScalarAsync<bool>(new CommandDefinition(
-            "SELECT EXISTS (SELECT 1 FROM reservation_outcomes WHERE order_id = @OrderId)", new { OrderId = orderId }, tx, cancellationToken: ct));
+    /// <summary>The event that announced this order's recorded outcome; null when the order was never decided.</summary>
+    private static async Task<object?> StoredOutcomeAsync(NpgsqlConnection connection, NpgsqlTransaction tx, Guid orderId, CancellationToken ct)
+    {
+        var stored = await connection.QuerySingleOrDefaultAsync<(string Outcome, string? Reason)?>(new CommandDefinition(
+            "SELECT outcome, reason FROM reservation_outcomes WHERE order_id = @OrderId", new { OrderId = orderId }, tx, cancellationToken: ct));
+        return stored switch
+        {
+            null => null,
+            ("reserved", _) => new StockReserved(orderId),
+            var (_, reason) => new StockRejected(orderId, reason ?? "rejected"),
+        };
+    }
 
     private static async Task<string> DescribeShortageAsync(NpgsqlConnection connection, NpgsqlTransaction tx, string sku, int quantity, CancellationToken ct)
     {
