@@ -43,7 +43,11 @@ public sealed class SystemFixture : IAsyncLifetime
                 .WithEnvironment("Outbox__LeaseSeconds", "5")
                 .WithEnvironment("Outbox__PublishTimeoutMs", "2000")
                 .WithEnvironment("Jobs__LeaseSeconds", "5")
-                .WithEnvironment("Jobs__ReaperIntervalSeconds", "1");
+                .WithEnvironment("Jobs__ReaperIntervalSeconds", "1")
+                // No dashboard runs under Aspire.Hosting.Testing, yet the services are told to export OTLP to it: every
+                // export fails and is retried in memory, CPU the drills would measure as the system's own. The tests
+                // read their KPIs from /admin/stats; without an endpoint ServiceDefaults adds no exporter.
+                .WithEnvironment("OTEL_EXPORTER_OTLP_ENDPOINT", "");
         }
         App = await builder.BuildAsync(timeout.Token);
         ResourceLogs.CopyToFiles(App, stopLogs.Token);
