@@ -1,5 +1,6 @@
 // Guarantee: a handler runs at least once per job, outside any transaction; make it idempotent (use job.Id as a key).
-// Failure handled: throwing retries with backoff; PermanentJobFailureException goes straight to 'dead'.
+// Failure handled: throwing retries with backoff (never sooner than an IRetryAfterHint asks); PermanentJobFailureException
+// goes straight to 'dead'.
 // Doc: docs/failure-modes/background-jobs.md
 namespace ReliableShop.Jobs;
 
@@ -21,4 +22,14 @@ public sealed class PermanentJobFailureException : Exception
     public PermanentJobFailureException(string message) : base(message) { }
 
     public PermanentJobFailureException(string message, Exception innerException) : base(message, innerException) { }
+}
+
+/// <summary>
+/// Implemented by a failure that knows when trying again can help — a dependency's Retry-After, an open breaker's
+/// remaining break: the job's next attempt is not scheduled before it (spread over up to half as long again, so the
+/// jobs failed by one outage do not all come back in the same instant).
+/// </summary>
+public interface IRetryAfterHint
+{
+    TimeSpan? RetryAfter { get; }
 }

@@ -60,10 +60,13 @@ internal sealed class JobRunner(
             }
             return;
         }
-        var delay = RetryBackoff.Delay(job.Attempt, settings, Random.Shared);
+        var delay = RetryBackoff.NotBefore(RetryBackoff.Delay(job.Attempt, settings, Random.Shared), (error as IRetryAfterHint)?.RetryAfter, Random.Shared);
         if (await store.RetryAsync(job, delay, text, CancellationToken.None))
         {
-            logger.LogWarning(error, "Job {JobId} ({Kind}) failed attempt {Attempt}/{Budget}; retry in {Delay}", job.Id, job.Kind, job.Attempt, budget, delay);
+            // The message only: an outage fails every job at once, and a stack trace each is megabytes of log and CPU. The
+            // whole exception is in the job's last_error (and in the log once the job is dead).
+            logger.LogWarning("Job {JobId} ({Kind}) failed attempt {Attempt}/{Budget}: {Error}; retry in {Delay}",
+                job.Id, job.Kind, job.Attempt, budget, error.Message, delay);
         }
     }
 }

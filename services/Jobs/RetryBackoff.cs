@@ -15,4 +15,11 @@ internal static class RetryBackoff
 
     public static TimeSpan Delay(int attempt, JobsOptions options, Random random) =>
         Delay(attempt, TimeSpan.FromMilliseconds(options.RetryBaseDelayMs), TimeSpan.FromMilliseconds(options.RetryMaxDelayMs), random);
+
+    /// <summary>
+    /// <paramref name="backoff"/>, or — when the failure asked for longer — uniformly in [hint, 1.5 × hint]: never
+    /// sooner than asked, and the jobs one outage failed together come back spread out rather than as one wave.
+    /// </summary>
+    public static TimeSpan NotBefore(TimeSpan backoff, TimeSpan? hint, Random random) =>
+        hint is { } h && h > backoff ? h + TimeSpan.FromMilliseconds(random.NextDouble() * h.TotalMilliseconds / 2) : backoff;
 }

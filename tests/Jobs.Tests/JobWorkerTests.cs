@@ -108,6 +108,23 @@ public sealed class JobWorkerTests
     }
 
     [Fact]
+    public async Task Retry_FailureWithRetryAfterHint_NextAttemptNotBeforeTheHint()
+    {
+        var db = await CreateDatabaseAsync();
+        using var host = await StartAsync(db, "a", s => s.AddJobHandler<HintedFailureHandler>("breaker-open"));
+
+        var id = (await EnqueueAsync(db, "breaker-open"))!.Value;
+
+        // The test host's backoff alone would retry within 50 ms; the hint (an hour) moves the next attempt to [1 h, 1.5 h] from now.
+        await Eventually.WaitAsync(() => ScalarAsync<int>(db, $"SELECT coalesce((SELECT attempt FROM jobs WHERE id = {id} AND state = 'queued'), 0)"),
+            attempt => attempt == 1, TimeSpan.FromSeconds(10), "first attempt failed and the job queued again");
+        var waitMinutes = await ScalarAsync<double>(db, $"SELECT (extract(epoch FROM run_at - now()) / 60)::float8 FROM jobs WHERE id = {id}");
+        Assert.InRange(waitMinutes, 59, 90);
+        Assert.Equal(1L, await ScalarAsync<long>(db, $"SELECT count(*) FROM executions WHERE job_id = {id}"));
+        await host.StopAsync(Ct);
+    }
+
+    [Fact]
     public async Task Retry_PermanentJobFailureException_DeadAfterOneAttempt()
     {
         var db = await CreateDatabaseAsync();

@@ -41,6 +41,20 @@ public sealed class JobsUnitTests
         Assert.True(peers.Count > 95, $"{peers.Count} distinct delays for 100 peers failing together");
     }
 
+    [Theory]
+    [InlineData(null, 400, 400, 400)]     // no hint: the backoff
+    [InlineData(200, 400, 400, 400)]     // a hint shorter than the backoff changes nothing
+    [InlineData(5000, 400, 5000, 7500)]  // a longer hint: never sooner, spread over up to half as long again
+    public void NotBefore_Hint_NeverSoonerThanAskedAndSpread(int? hintMs, int backoffMs, double minMs, double maxMs)
+    {
+        var random = new Random(42);
+        var hint = hintMs is { } h ? TimeSpan.FromMilliseconds(h) : (TimeSpan?)null;
+        var delays = Enumerable.Range(0, 1000).Select(_ => RetryBackoff.NotBefore(TimeSpan.FromMilliseconds(backoffMs), hint, random).TotalMilliseconds).ToList();
+
+        Assert.All(delays, d => Assert.InRange(d, minMs, maxMs));
+        if (minMs < maxMs) Assert.True(delays.Distinct().Count() > 950, "peers failed by one outage come back spread out");
+    }
+
     [Fact]
     public async Task Wakeup_NoSignal_ReturnsAfterPollIntervalOnly()
     {

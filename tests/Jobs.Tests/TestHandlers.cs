@@ -25,6 +25,21 @@ internal sealed class FailingHandler(NpgsqlDataSource db, Replica replica) : IJo
     }
 }
 
+/// <summary>Fails like a call to a dependency whose breaker is open for another hour.</summary>
+internal sealed class HintedFailureHandler(NpgsqlDataSource db, Replica replica) : IJobHandler
+{
+    public async Task HandleAsync(JobContext job, CancellationToken ct)
+    {
+        await new RecordingHandler(db, replica).HandleAsync(job, ct);
+        throw new DependencyDownException(TimeSpan.FromHours(1));
+    }
+
+    private sealed class DependencyDownException(TimeSpan retryAfter) : Exception("dependency down"), IRetryAfterHint
+    {
+        public TimeSpan? RetryAfter { get; } = retryAfter;
+    }
+}
+
 internal sealed class PermanentlyFailingHandler(NpgsqlDataSource db, Replica replica) : IJobHandler
 {
     public async Task HandleAsync(JobContext job, CancellationToken ct)

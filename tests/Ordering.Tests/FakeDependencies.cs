@@ -64,8 +64,21 @@ public sealed class FakePayment : HttpMessageHandler
     /// <summary>As if someone voided the authorization at Payment: a capture now answers 409.</summary>
     public void MarkVoided(Guid authorizationId) => _status[authorizationId] = "voided";
 
-    /// <summary>The next <paramref name="count"/> calls answer 503.</summary>
-    public void FailNext(int count) => Volatile.Write(ref _failNext, count);
+    /// <summary>The next <paramref name="count"/> calls answer 503 (with Retry-After when <paramref name="retryAfterSeconds"/> is set).</summary>
+    public void FailNext(int count, int? retryAfterSeconds = null)
+    {
+        _failRetryAfter = retryAfterSeconds;
+        Volatile.Write(ref _failNext, count);
+    }
+
+    private volatile object? _failRetryAfter;
+
+    private HttpResponseMessage Unavailable()
+    {
+        var response = new HttpResponseMessage(HttpStatusCode.ServiceUnavailable);
+        if (_failRetryAfter is int seconds) response.Headers.RetryAfter = new System.Net.Http.Headers.RetryConditionHeaderValue(TimeSpan.FromSeconds(seconds));
+        return response;
+    }
 
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
@@ -74,7 +87,7 @@ public sealed class FakePayment : HttpMessageHandler
         if (path.EndsWith("/void", StringComparison.Ordinal)) return Act(path, "void", "voided", "captured");
         Interlocked.Increment(ref _authorizeAttempts);
         AttemptHeaders.Enqueue(request.Headers.TryGetValues("X-Attempt", out var v) ? string.Join(",", v) : "");
-        if (Down || Interlocked.Decrement(ref _failNext) >= 0) return new HttpResponseMessage(HttpStatusCode.ServiceUnavailable);
+        if (Down || Interlocked.Decrement(ref _failNext) >= 0) return Unavailable();
         if (_hold is { } hold)
         {
             _entered.TrySetResult();

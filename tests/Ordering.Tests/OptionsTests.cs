@@ -8,6 +8,7 @@ public sealed class OptionsTests
     [InlineData("Admission:PermitLimt", "5", "PermitLimt")]
     [InlineData("Admission:PermitLimit", "0", "PermitLimit")]
     [InlineData("Orders:MaxLines", "101", "MaxLines")]
+    [InlineData("Orders:PaymentRetryWindow", "00:01:00", "PaymentRetryWindow")]
     [InlineData("Resilience:Payment:SamplingDuration", "00:00:04", "Resilience:Payment:SamplingDuration")]
     public async Task Startup_BadOption_FailsNamingTheKey(string key, string value, string named)
     {

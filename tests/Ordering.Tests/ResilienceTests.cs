@@ -101,6 +101,36 @@ public sealed class ResilienceTests
         Assert.Equal(1, payment.GetProperty("retries").GetInt64());
     }
 
+    // A placement has a fallback, so it does not wait out Payment's Retry-After: past Orders:PaymentRetryWindow the
+    // order is accepted as PaymentPending at once and the job (whose retries keep the whole TotalTimeout) authorizes
+    // it. A window longer than the Retry-After waits and retries, as a job would.
+    [Theory]
+    [InlineData("00:00:00.500", HttpStatusCode.Accepted, 1)]
+    [InlineData("00:00:03", HttpStatusCode.Created, 2)]
+    public async Task PaymentAsksToRetryAfter1s_RetriedOnlyWhenTheWindowAllows(string window, HttpStatusCode expected, int attemptsInTheRequest)
+    {
+        await using var app = await OrderingApp.CreateAsync(new Dictionary<string, string>
+        {
+            ["Orders:PaymentRetryWindow"] = window,
+            ["Resilience:Payment:RetryBaseDelay"] = "00:00:00.010",
+            ["Jobs:RetryBaseDelayMs"] = "50",
+            ["Jobs:RetryMaxDelayMs"] = "500",
+        });
+        using var client = app.Start();
+        app.Payment.FailNext(1, retryAfterSeconds: 1);
+
+        using var response = await client.PlaceAsync(Requests.NewKey(), Requests.Body(("SKU-0031", 1)));
+
+        Assert.Equal(expected, response.StatusCode);
+        Assert.Equal(attemptsInTheRequest, app.Payment.AuthorizeAttempts);
+        var id = (await response.JsonAsync()).GetProperty("id").GetGuid();
+        await Eventually.WaitAsync(
+            () => Db.ScalarAsync<long>(app.ConnectionString, $"SELECT count(*) FROM orders WHERE id = '{id}' AND status = 'Placed' AND payment_authorization_id IS NOT NULL"),
+            placed => placed == 1, TimeSpan.FromSeconds(30), "the order authorized and placed");
+        Assert.Equal(1, app.Payment.Authorizations);
+        Assert.Equal(2, app.Payment.AuthorizeAttempts); // 202: the job's one attempt; 201: nothing more
+    }
+
     private static async Task<System.Text.Json.JsonElement> PaymentStatsAsync(HttpClient client)
     {
         using var stats = await client.AdminGetAsync("/admin/stats");

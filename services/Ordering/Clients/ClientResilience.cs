@@ -73,7 +73,7 @@ public static class ClientResilience
         // PROTECTED — outermost first. Guarantees: one logical call never takes longer than TotalTimeout; only
         // idempotent requests are retried, with exponential backoff + jitter (no synchronised waves), honouring
         // Retry-After, and only while the retry budget allows (fleet-wide retries ≤ Percent % of requests + a floor);
-        // a retry is never scheduled past the deadline; the breaker (with the attempt timeout INSIDE it, so a slow
+        // a retry is never scheduled past the deadline (or a caller's shorter retry window); the breaker (with the attempt timeout INSIDE it, so a slow
         // call counts as a failure) short-circuits a failing dependency; the bulkhead bounds concurrent calls, so a
         // slow dependency cannot absorb every request thread.
         var deadline = options.TotalTimeout;
@@ -88,7 +88,7 @@ public static class ClientResilience
                 ShouldRetryAfterHeader = true, // a 429/503 Retry-After replaces the computed delay
                 ShouldHandle = args => ValueTask.FromResult(IsIdempotent(args.Context)
                     && HttpClientResiliencePredicates.IsTransient(args.Outcome)
-                    && !RetryAfterPassesDeadline(args.Outcome, args.Context, deadline)),
+                    && !RetryPassesDeadline(args.Outcome, args.Context, deadline)),
                 OnRetry = _ =>
                 {
                     metrics.RetryScheduled(dependency);
@@ -152,21 +152,35 @@ public static class ClientResilience
     public static TimeSpan NaiveAttemptTimeout(FailureModeSnapshot modes) =>
         modes["retry-storm"].Naive ? TimeSpan.FromMilliseconds(modes["retry-storm"]["attemptTimeoutMs"]) : TimeSpan.FromSeconds(10);
 
-    // An overloaded dependency that asks for more time than the call has left is not retried: the retry could only
-    // time out, after adding load. (The total timeout is the call's deadline; its start is the context's creation.)
-    private static bool RetryAfterPassesDeadline(Outcome<HttpResponseMessage> outcome, ResilienceContext context, TimeSpan deadline)
+    // A retry that would start past the call's deadline is not scheduled: it could only time out, after adding load.
+    // The deadline is the client's TotalTimeout, or the caller's shorter retry window (RetryWithin) when it has a
+    // fallback; the wait counted is the dependency's Retry-After (the computed backoff is short next to both). The
+    // call's start is stamped by Started().
+    private static bool RetryPassesDeadline(Outcome<HttpResponseMessage> outcome, ResilienceContext context, TimeSpan deadline)
     {
-        if (outcome.Result?.Headers.RetryAfter?.Delta is not { } retryAfter) return false;
         if (context.GetRequestMessage() is not { } request || !request.Options.TryGetValue(CallStartedKey, out var started)) return false;
-        return TimeProvider.System.GetElapsedTime(started) + retryAfter >= deadline;
+        if (request.Options.TryGetValue(RetryWindowKey, out var window) && window < deadline) deadline = window;
+        var wait = outcome.Result?.Headers.RetryAfter?.Delta ?? TimeSpan.Zero;
+        return TimeProvider.System.GetElapsedTime(started) + wait >= deadline;
     }
 
     private static readonly HttpRequestOptionsKey<long> CallStartedKey = new("ReliableShop.CallStarted");
+    private static readonly HttpRequestOptionsKey<TimeSpan> RetryWindowKey = new("ReliableShop.RetryWindow");
 
-    /// <summary>Stamps the start of the logical call (a Stopwatch timestamp) for the deadline check of Retry-After.</summary>
+    /// <summary>Stamps the start of the logical call (a Stopwatch timestamp) for the deadline check of a retry.</summary>
     public static HttpRequestMessage Started(this HttpRequestMessage request)
     {
         request.Options.Set(CallStartedKey, TimeProvider.System.GetTimestamp());
+        return request;
+    }
+
+    /// <summary>
+    /// For a caller with a fallback: retries only while they start within <paramref name="window"/> of the call, so an
+    /// answer that asks for a longer wait (Retry-After) ends the call and the caller falls back at once.
+    /// </summary>
+    public static HttpRequestMessage RetryWithin(this HttpRequestMessage request, TimeSpan? window)
+    {
+        if (window is { } w) request.Options.Set(RetryWindowKey, w);
         return request;
     }
 

@@ -112,7 +112,11 @@ public sealed class PaymentResilienceOptions : ClientResilienceOptions
         RetryBaseDelay = TimeSpan.FromMilliseconds(200);
         FailureRatio = 0.5;
         MinimumThroughput = 10;
-        SamplingDuration = TimeSpan.FromSeconds(30);
+        // The failure ratio is over this window, and it starts full of the successes from before the outage: at a 50 %
+        // ratio the breaker opens about half a window after the dependency dies (circuit-breaker drill, measured: 8.5 s
+        // with 30 s, 7 s with 10 s on the replica that opened last). 5 s is the shortest that still holds two attempts
+        // that time out (the rule below).
+        SamplingDuration = TimeSpan.FromSeconds(5);
         BreakDuration = TimeSpan.FromSeconds(5);
         // Payment serves 100 charges/s at 0.1 s: 10 calls in flight use it fully. A replica may have 16 in flight (room
         // for latency spikes, its jobs and a second replica's share); more could only queue at Payment, and there is

@@ -10,13 +10,15 @@ using ReliableShop.Ordering.Telemetry;
 namespace ReliableShop.Ordering.Clients;
 
 public sealed class DependencyUnavailableException(string dependency, string reason, TimeSpan? retryAfter, string detail, Exception? inner = null)
-    : Exception($"{dependency} unavailable ({reason}): {detail}", inner)
+    : Exception($"{dependency} unavailable ({reason}): {detail}", inner), ReliableShop.Jobs.IRetryAfterHint
 {
     public string Dependency { get; } = dependency;
 
     /// <summary>"circuit-open", "bulkhead-full", "timeout" or "error".</summary>
     public string Reason { get; } = reason;
 
+    /// <summary>When trying again can help: the open breaker's remaining break, or the dependency's Retry-After. A job
+    /// failed by this exception is not retried sooner (Jobs.IRetryAfterHint).</summary>
     public TimeSpan? RetryAfter { get; } = retryAfter;
 
     /// <summary>

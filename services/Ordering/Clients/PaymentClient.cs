@@ -16,12 +16,13 @@ public sealed class PaymentClient(IHttpClientFactory clients, FailureModeToggles
     public const string Currency = "EUR";
 
     /// <summary>Authorizes <paramref name="amount"/>; null when Payment saw <paramref name="idempotencyKey"/> with a different body (422).</summary>
-    public async Task<Guid?> AuthorizeAsync(string idempotencyKey, Guid orderId, decimal amount, CancellationToken ct)
+    /// <param name="retryWindow">A caller with a fallback: retry only within this window (ClientResilience.RetryWithin).</param>
+    public async Task<Guid?> AuthorizeAsync(string idempotencyKey, Guid orderId, decimal amount, CancellationToken ct, TimeSpan? retryWindow = null)
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, "/api/payments/authorizations")
         {
             Content = JsonContent.Create(new AuthorizeRequest(orderId, amount, Currency)),
-        }.Idempotent();
+        }.Idempotent().RetryWithin(retryWindow);
         // NAIVE (race-conditions: reproduce): a fresh key per call is no key at all. Concurrent duplicate submissions of
         // one order (and every retry) each create an authorization: money is held twice for one order.
         // Control: the key derived from the order's Idempotency-Key, so every duplicate gets the same authorization.

@@ -35,7 +35,9 @@ public static class OrderPlacement
         Guid? authorizationId;
         try
         {
-            authorizationId = await deps.Payment.AuthorizeAsync(OrderIdentity.PaymentKeyFor(order.IdempotencyKey), order.Id, order.Total, ct);
+            // With the fallback on, waiting for Payment to come back is the job's work, not the caller's.
+            var retryWindow = PaymentPendingFallback(modes) ? deps.Options.Value.PaymentRetryWindow : (TimeSpan?)null;
+            authorizationId = await deps.Payment.AuthorizeAsync(OrderIdentity.PaymentKeyFor(order.IdempotencyKey), order.Id, order.Total, ct, retryWindow);
             if (authorizationId is null) return PlacementOutcome.KeyMismatch;
         }
         catch (DependencyUnavailableException e) when (e.Dependency == PaymentClient.Dependency && PaymentPendingFallback(modes))

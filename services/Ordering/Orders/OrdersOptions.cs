@@ -23,6 +23,15 @@ public sealed class OrdersOptions
     [Range(typeof(TimeSpan), "00:00:00.100", "00:05:00")]
     public TimeSpan RequestDeadline { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// circuit-breaker: how long a placement may spend retrying Payment while the PaymentPending fallback is on. A retry
+    /// that would start later — typically one asked to wait for Payment's Retry-After — is not taken: the order is
+    /// accepted as PaymentPending (202) at once and a job authorizes it, instead of the caller waiting for an answer
+    /// the fallback already gives. Jobs keep the client's whole TotalTimeout.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "00:00:30")]
+    public TimeSpan PaymentRetryWindow { get; set; } = TimeSpan.FromMilliseconds(500);
+
     /// <summary>Largest accepted request body in bytes (read before parsing); more ⇒ 400 naming "body".</summary>
     [Range(1024, 1_048_576)]
     public int MaxBodyBytes { get; set; } = 16_384;

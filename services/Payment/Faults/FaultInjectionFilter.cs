@@ -1,6 +1,6 @@
 // Applies the FaultPlan to authorize, capture and void — never to reads, /admin or /health — and then makes the
 // charge at the simulated provider (a capacity slot). Order: answers given at once (no slot), retry shedding, latency,
-// slow failures, the charge. Every fault answers 503/429 ProblemDetails with Retry-After. Doc: docs/failure-modes/README.md
+// slow failures, the charge. Every fault answers 503/429 ProblemDetails (Retry-After when it asks for time). Doc: docs/failure-modes/README.md
 using ReliableShop.Payment.Capacity;
 using ReliableShop.Payment.Telemetry;
 
@@ -45,7 +45,10 @@ public sealed class FaultInjectionFilter(
     private IResult Reject(HttpContext http, FaultRejection rejection)
     {
         stats.Fault(rejection.Kind);
-        http.Response.Headers.RetryAfter = rejection.RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        if (rejection.RetryAfterSeconds > 0)
+        {
+            http.Response.Headers.RetryAfter = rejection.RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
         return TypedResults.Problem(rejection.Detail, statusCode: rejection.StatusCode, title: rejection.Title);
     }
 

@@ -6,11 +6,20 @@ namespace ReliableShop.Payment.Faults;
 /// <summary>The kinds counted in /admin/stats (payment.faults) and reliableshop.payment.faults{kind}.</summary>
 public enum FaultKind { Latency, Error503, Down, Quota429, ShedRetry, ProviderTimeout }
 
-/// <summary>An answer given instead of the charge: 503 (or 429) ProblemDetails with Retry-After.</summary>
+/// <summary>
+/// An answer given instead of the charge: 503 (or 429) ProblemDetails, with Retry-After when Payment asks for time
+/// (down, saturated, over quota); a plain failure (an error burst, a random error) carries none (RetryAfterSeconds 0),
+/// as a failing server's would: the caller's own backoff decides.
+/// </summary>
 public sealed record FaultRejection(FaultKind Kind, int StatusCode, int RetryAfterSeconds, string Title, string Detail)
 {
+    /// <summary>503 + Retry-After: 1 — Payment is down or saturated and says when to come back.</summary>
     public static FaultRejection Unavailable(FaultKind kind, string title, string detail) =>
         new(kind, StatusCodes.Status503ServiceUnavailable, 1, title, detail);
+
+    /// <summary>503 without Retry-After — a failure, not a request for time.</summary>
+    public static FaultRejection Failing(FaultKind kind, string title, string detail) =>
+        new(kind, StatusCodes.Status503ServiceUnavailable, 0, title, detail);
 }
 
 /// <param name="RejectNow">Answered at once, before any slot is taken (down, outage, quota, random error).</param>

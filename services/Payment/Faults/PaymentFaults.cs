@@ -36,7 +36,7 @@ public sealed class PaymentFaults(
             Latency: TailLatency(tail) + (brownout ? Ms(breaker["brownoutLatencyMs"]) : TimeSpan.Zero),
             // circuit-breaker: during the brown-out, brownoutErrorRate of calls fail — slowly, after the latency.
             RejectAfterLatency: brownout && Chance(breaker["brownoutErrorRate"])
-                ? FaultRejection.Unavailable(FaultKind.Error503, "Payment is browning out", "circuit-breaker: brown-out error.") : null,
+                ? FaultRejection.Failing(FaultKind.Error503, "Payment is browning out", "circuit-breaker: brown-out error.") : null,
             ShedRetriesWhenSaturated: storm.State == FailureModeState.Contain,
             // timeouts-cascade, retry-storm — reproduce: Payment ignores the caller's cancellation and finishes
             //   abandoned work (every timed-out attempt still costs a slot: what turns retries into a storm).
@@ -74,16 +74,17 @@ public sealed class PaymentFaults(
     private static bool HardDown(ActiveFailureMode breaker, DateTimeOffset now) =>
         breaker.FaultInjected && breaker.Elapsed(now) < TimeSpan.FromSeconds(breaker["downSeconds"]);
 
-    // retry-budget: 100 % fast 503s for outageSeconds after the toggle …
+    // retry-budget: 100 % fast 503s for outageSeconds after the toggle … (failures without Retry-After: what the budget
+    // limits is the caller's own retries)
     private static FaultRejection? Outage(ActiveFailureMode budget, DateTimeOffset now) =>
         budget.FaultInjected && budget.Elapsed(now) < TimeSpan.FromSeconds(budget["outageSeconds"])
-            ? FaultRejection.Unavailable(FaultKind.Error503, "Payment is failing", $"retry-budget: outage of {budget["outageSeconds"]} s.")
+            ? FaultRejection.Failing(FaultKind.Error503, "Payment is failing", $"retry-budget: outage of {budget["outageSeconds"]} s.")
             : null;
 
     // … then errorRateAfter of calls fail at random (the phase where a budget must not remove the benefit of retries).
     private FaultRejection? RandomError(ActiveFailureMode budget) =>
         budget.FaultInjected && Chance(budget["errorRateAfter"])
-            ? FaultRejection.Unavailable(FaultKind.Error503, "Payment is failing", "retry-budget: random error after the outage.")
+            ? FaultRejection.Failing(FaultKind.Error503, "Payment is failing", "retry-budget: random error after the outage.")
             : null;
 
     // scaling-plateau: the global quota — 429 with Retry-After (seconds until the next token) above it.
