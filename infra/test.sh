@@ -48,11 +48,12 @@ files = glob.glob(sys.argv[1] + "/*.trx")
 for f in files:
     root = ET.parse(f).getroot()
     for info in root.iterfind(".//t:RunInfo", ns):
-        if info.get("outcome") == "Error":
-            # The run did not finish (a hung test killed by --blame-hang-timeout, a crashed host): the test it was in
-            # has no result of its own, so the aborted run counts as one failure.
+        text = (info.findtext("t:Text", default="", namespaces=ns) or "").strip()
+        # The run did not finish (a hung test killed by --blame-hang-timeout, a crashed host): the test it was in has
+        # no result of its own, so the aborted run counts as one failure. (Other RunInfo lines are console output.)
+        if info.get("outcome") == "Error" and "test run was aborted" in text.lower():
             failed += 1
-            print(f"{f}: {info.findtext('t:Text', default='', namespaces=ns).strip()}", file=sys.stderr)
+            print(f"{f}: {text.splitlines()[0]}", file=sys.stderr)
     for r in root.iterfind(".//t:UnitTestResult", ns):
         o = r.get("outcome")
         if o == "Passed": passed += 1

@@ -21,11 +21,17 @@ public sealed class InventoryApp(IReadOnlyDictionary<string, string?> settings) 
 
     public string KeyPrefix => settings["Cache:KeyPrefix"]!;
 
-    public static async Task<InventoryApp> CreateAsync(params (string Key, string? Value)[] overrides)
+    public static Task<InventoryApp> CreateAsync(params (string Key, string? Value)[] overrides) => CreateAsync(poolWait: null, overrides);
+
+    /// <param name="poolWait">Npgsql's wait for a pooled connection (Timeout; 15 s by default), for a test that queues
+    /// hundreds of transactions behind one row lock on purpose.</param>
+    public static async Task<InventoryApp> CreateAsync(TimeSpan? poolWait, params (string Key, string? Value)[] overrides)
     {
+        var database = await Servers.CreateDatabaseAsync("inventory");
+        if (poolWait is { } wait) database = new NpgsqlConnectionStringBuilder(database) { Timeout = (int)wait.TotalSeconds }.ConnectionString;
         var settings = new Dictionary<string, string?>
         {
-            ["ConnectionStrings:inventory"] = await Servers.CreateDatabaseAsync("inventory"),
+            ["ConnectionStrings:inventory"] = database,
             ["ConnectionStrings:redis"] = await Servers.RedisAsync(),
             ["ConnectionStrings:messaging"] = await Servers.RabbitMqAsync(),
             ["Admin:Key"] = AdminKey,
