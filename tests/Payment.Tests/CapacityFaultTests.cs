@@ -44,6 +44,8 @@ public sealed class CapacityFaultTests
         Assert.Equal(HttpStatusCode.OK, put.StatusCode);
         Assert.Equal((6, 20.0), (applied!.Slots, applied.ServiceTimeMs));
         Assert.Equal((3, 20.0), (cut.Slots, cut.ServiceTimeMs));
+        // What a caller that changed the capacity for a while must restore is the configured size, not the cut.
+        Assert.Equal((6, 20.0), (cut.Configured.Slots, cut.Configured.ServiceTimeMs));
     }
 
     [Theory]

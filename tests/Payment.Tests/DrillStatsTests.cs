@@ -46,7 +46,7 @@ public sealed class DrillStatsTests
 
         Assert.Equal(["down", "error503", "latency", "providerTimeout", "quota429", "shedRetry"], stats.Faults.Keys.Order());
         Assert.All(stats.Faults.Values, v => Assert.Equal(0, v));
-        Assert.Equal(new CapacityDto(7, 40, 0, 0), stats.Capacity);
+        Assert.Equal(new CapacityDto(7, 40, 0, 0, new ConfiguredCapacityDto(7, 40)), stats.Capacity);
     }
 
     [Fact]

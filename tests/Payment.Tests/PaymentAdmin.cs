@@ -13,7 +13,9 @@ public sealed record AttemptCountsDto(long First, long Retry);
 
 public sealed record RequestCountsDto(long First, long Retry, Dictionary<string, AttemptCountsDto> ByOperation);
 
-public sealed record CapacityDto(int Slots, double ServiceTimeMs, int InUse, int Queued);
+public sealed record CapacityDto(int Slots, double ServiceTimeMs, int InUse, int Queued, ConfiguredCapacityDto Configured);
+
+public sealed record ConfiguredCapacityDto(int Slots, double ServiceTimeMs);
 
 public sealed record PaymentStatsDto(RequestCountsDto Requests, Dictionary<string, long> Faults, long ProviderRetries, CapacityDto Capacity);
 

@@ -1,11 +1,16 @@
-// GET /admin/capacity: the capacity model's current size and load. PUT /admin/capacity {"slots"?, "serviceTimeMs"?}:
-// changes the configured capacity at runtime (an active failure mode may still override it, e.g. retry-storm's cut).
+// GET /admin/capacity: the capacity model's current size and load, and the configured size (what it returns to when no
+// failure mode overrides it). PUT /admin/capacity {"slots"?, "serviceTimeMs"?}: changes the configured capacity at
+// runtime (an active failure mode may still override it, e.g. retry-storm's cut).
 using Microsoft.AspNetCore.Http.HttpResults;
 using ReliableShop.Payment.Faults;
 
 namespace ReliableShop.Payment.Capacity;
 
-public sealed record CapacityState(int Slots, double ServiceTimeMs, int InUse, int Queued);
+/// <param name="Configured">The size without faults: a caller that changes the capacity for a while restores THIS, never
+/// the current size (which may be a fault's override).</param>
+public sealed record CapacityState(int Slots, double ServiceTimeMs, int InUse, int Queued, ConfiguredCapacity Configured);
+
+public sealed record ConfiguredCapacity(int Slots, double ServiceTimeMs);
 
 public sealed record CapacityChange(int? Slots, int? ServiceTimeMs);
 
@@ -19,7 +24,8 @@ public static class CapacityAdminApi
     }
 
     public static Ok<CapacityState> GetCapacity(CapacityModel capacity) =>
-        TypedResults.Ok(new CapacityState(capacity.Slots, capacity.ServiceTime.TotalMilliseconds, capacity.InUse, capacity.Queued));
+        TypedResults.Ok(new CapacityState(capacity.Slots, capacity.ServiceTime.TotalMilliseconds, capacity.InUse, capacity.Queued,
+            new ConfiguredCapacity(capacity.Configured.Slots, capacity.Configured.ServiceTime.TotalMilliseconds)));
 
     public static Results<Ok<CapacityState>, ValidationProblem> SetCapacity(CapacityChange change, CapacityModel capacity, PaymentFaults faults)
     {
