@@ -20,6 +20,9 @@ public static class MessagingExtensions
         builder.Services.AddMassTransit(bus =>
         {
             bus.SetKebabCaseEndpointNameFormatter();
+            // MassTransit 8.4+ reports anonymous usage to its vendor over HTTPS by default; a reference system does not
+            // phone home (and offline, every attempt logged a failure).
+            bus.ConfigureUsageTelemetryOptions(usage => usage.Enabled = false);
             configureConsumers(bus);
             bus.UsingRabbitMq((context, rabbit) =>
             {
