@@ -82,6 +82,15 @@ internal sealed class OutboxDatabase : IAsyncDisposable
         await using var connection = new NpgsqlConnection(builder.ConnectionString);
         await connection.OpenAsync();
         await using var drop = new NpgsqlCommand($"DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)", connection);
-        await drop.ExecuteNonQueryAsync();
+        try
+        {
+            await drop.ExecuteNonQueryAsync();
+        }
+        catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.InsufficientPrivilege)
+        {
+            // A backend of another role is in the fresh database (autovacuum, as the superuser) and the test role may not
+            // terminate it (CI, 2026-12-04). Cleanup is not what the test proves: the t_* database is left for
+            // infra/local-servers.sh drop-test-databases, which infra/test.sh runs before every run.
+        }
     }
 }
