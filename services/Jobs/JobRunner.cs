@@ -60,7 +60,8 @@ internal sealed class JobRunner(
             }
             return;
         }
-        var delay = RetryBackoff.NotBefore(RetryBackoff.Delay(job.Attempt, settings, Random.Shared), (error as IRetryAfterHint)?.RetryAfter, Random.Shared);
+        var backoff = RetryBackoff.Delay(job.Attempt, settings, Random.Shared);
+        var delay = RetryBackoff.NotBefore(backoff, (error as IRetryAfterHint)?.RetryAfter, Random.Shared);
         if (await store.RetryAsync(job, delay, text, CancellationToken.None))
         {
             // The message only: an outage fails every job at once, and a stack trace each is megabytes of log and CPU. The

@@ -73,9 +73,9 @@ public static class ClientResilience
         // PROTECTED — outermost first. Guarantees: one logical call never takes longer than TotalTimeout; only
         // idempotent requests are retried, with exponential backoff + jitter (no synchronised waves), honouring
         // Retry-After, and only while the retry budget allows (fleet-wide retries ≤ Percent % of requests + a floor);
-        // a retry is never scheduled past the deadline (or a caller's shorter retry window); the breaker (with the attempt timeout INSIDE it, so a slow
-        // call counts as a failure) short-circuits a failing dependency; the bulkhead bounds concurrent calls, so a
-        // slow dependency cannot absorb every request thread.
+        // a retry is never scheduled past the deadline (or a caller's shorter retry window); the breaker (with the
+        // attempt timeout INSIDE it, so a slow call counts as a failure) short-circuits a failing dependency; the
+        // bulkhead bounds concurrent calls, so a slow dependency cannot absorb every request thread.
         var deadline = options.TotalTimeout;
         pipeline
             .AddTimeout(new HttpTimeoutStrategyOptions { Name = "total", Timeout = deadline })
