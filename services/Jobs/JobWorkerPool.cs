@@ -1,7 +1,9 @@
-// Guarantee: at most JobWorkers.Limit handlers run at once (changeable at runtime); each claimed job runs outside any
-// transaction, and only its claimant records the outcome. Failure handled: handler errors retry with backoff, then
-// 'dead'; shutdown releases jobs; a worker that dies after its claim is covered by the lease + reaper.
-// The naive claim strategies of the skip-locked-queue drill (IJobQueueFaults) run in RunNaiveAsync, side by side.
+// Guarantee: at most JobWorkers.Limit handlers run at once (changeable at runtime), at most Jobs:KindConcurrency of a
+// limited kind; each claimed job runs outside any transaction, and only its claimant records the outcome.
+// Failure handled: handler errors retry with backoff, then 'dead'; shutdown releases jobs; a worker that dies after its
+// claim is covered by the lease + reaper.
+// The naive claim strategies of the skip-locked-queue drill (IJobQueueFaults) run in RunNaiveAsync, side by side (they
+// ignore KindConcurrency: they are the code before any of this).
 // Doc: docs/failure-modes/skip-locked-queue.md
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -16,6 +18,9 @@ internal sealed class JobWorkerPool(
     IOptions<JobsOptions> options, TimeProvider time, ILogger<JobWorkerPool> logger) : BackgroundService
 {
     private readonly JobsOptions settings = options.Value;
+
+    // Jobs of each Jobs:KindConcurrency kind claimed and not finished (only the dispatcher adds, only Finished subtracts).
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, int> running = new(StringComparer.Ordinal);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -74,7 +79,7 @@ internal sealed class JobWorkerPool(
                     // Simulated worker death: the claim is committed, the handler never runs, no outcome is written.
                     // The lease expires and the reaper re-queues the job (JobMaintenance).
                     metrics.Crashed();
-                    workers.Release();
+                    Finished(job);
                     continue;
                 }
                 _ = Task.Run(() => RunAsync(job, claimStarted, completer, stoppingToken), CancellationToken.None);
@@ -86,18 +91,46 @@ internal sealed class JobWorkerPool(
         }
     }
 
+    // Kinds without a Jobs:KindConcurrency limit are claimed first, for every free worker; what is left goes to each
+    // limited kind, never past its limit. A limited kind's backlog therefore runs beside live work, not instead of it.
     private async Task<List<ClaimedJob>> TryClaimAsync(int n)
+    {
+        if (registry.Limits.Count == 0) return await TryClaimAsync(registry.Kinds, n);
+        var jobs = registry.UnlimitedKinds.Length == 0 ? [] : await TryClaimAsync(registry.UnlimitedKinds, n);
+        foreach (var (kind, limit) in registry.Limits)
+        {
+            var spare = Math.Min(n - jobs.Count, limit - running.GetValueOrDefault(kind));
+            if (spare <= 0) continue;
+            var claimed = await TryClaimAsync([kind], spare);
+            running.AddOrUpdate(kind, claimed.Count, (_, count) => count + claimed.Count);
+            jobs.AddRange(claimed);
+        }
+        return jobs;
+    }
+
+    private async Task<List<ClaimedJob>> TryClaimAsync(string[] kinds, int n)
     {
         try
         {
             // Not cancelled by shutdown: a claim cancelled after the server committed it would strand its rows until
             // the reaper; one short statement is worth waiting for.
-            return await store.ClaimAsync(registry.Kinds, n, TimeSpan.FromSeconds(settings.LeaseSeconds), CancellationToken.None);
+            return await store.ClaimAsync(kinds, n, TimeSpan.FromSeconds(settings.LeaseSeconds), CancellationToken.None);
         }
         catch (Exception e)
         {
             logger.LogWarning(e, "Claiming jobs failed; retrying after the poll interval");
             return [];
+        }
+    }
+
+    /// <summary>A job's worker is free again; a limited kind's slot too, and the dispatcher may claim one more of it.</summary>
+    private void Finished(ClaimedJob job)
+    {
+        workers.Release();
+        if (registry.Limits.ContainsKey(job.Kind))
+        {
+            running.AddOrUpdate(job.Kind, 0, (_, count) => count - 1);
+            wakeup.Signal();
         }
     }
 
@@ -114,7 +147,7 @@ internal sealed class JobWorkerPool(
         }
         finally
         {
-            workers.Release();
+            Finished(job);
         }
     }
 

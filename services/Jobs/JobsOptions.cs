@@ -49,8 +49,20 @@ public sealed class JobsOptions : IValidatableObject
     [Range(1, 86_400)]
     public int CleanupIntervalSeconds { get; set; } = 60;
 
+    /// <summary>
+    /// Most jobs of one kind running at once in this process (kinds not listed: up to Workers). A backlog of a limited
+    /// kind — the PaymentPending authorizations left by an outage — then drains at a bounded pace, and the other kinds
+    /// are claimed first, so it does not take every worker (nor the recovering dependency) from live work.
+    /// </summary>
+    public Dictionary<string, int> KindConcurrency { get; set; } = new(StringComparer.Ordinal);
+
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
+        foreach (var (kind, limit) in KindConcurrency.Where(k => k.Value is < 1 or > 256))
+        {
+            yield return new ValidationResult(
+                $"Jobs:KindConcurrency:{kind} ({limit}) must be between 1 and 256.", [nameof(KindConcurrency)]);
+        }
         if ((long)LeaseSeconds * 1000 <= PollIntervalMs)
         {
             yield return new ValidationResult(

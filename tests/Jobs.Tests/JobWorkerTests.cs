@@ -47,6 +47,33 @@ public sealed class JobWorkerTests
     }
 
     [Fact]
+    public async Task KindConcurrency_BacklogOfLimitedKind_HoldsOneWorkerWhileOtherKindsRun()
+    {
+        var db = await CreateDatabaseAsync();
+        using var host = await StartAsync(db, "a", s => s.AddSingleton<Gate>().AddJobHandler<GatedHandler>("backlog").AddJobHandler<RecordingHandler>("live"),
+            "Workers=4", "BatchSize=10", "LeaseSeconds=30", "KindConcurrency:backlog=1");
+        var gate = host.Services.GetRequiredService<Gate>();
+
+        // The backlog is older, so a plain FIFO claim would hand it every worker; its handlers block until the gate opens.
+        await ExecuteAsync(db, $"INSERT INTO jobs (kind, payload) SELECT 'backlog', '{{}}' FROM generate_series(1, 20); NOTIFY {JobQueue.Channel};");
+        await Eventually.WaitAsync(() => ScalarAsync<long>(db, "SELECT count(*) FROM jobs WHERE kind = 'backlog' AND state = 'running'"),
+            n => n >= 1, TimeSpan.FromSeconds(20), "a backlog job running");
+        await ExecuteAsync(db, $"INSERT INTO jobs (kind, payload) SELECT 'live', '{{}}' FROM generate_series(1, 50); NOTIFY {JobQueue.Channel};");
+
+        // Live work runs on the other three workers while the backlog job still holds its one.
+        await Eventually.WaitAsync(() => ScalarAsync<long>(db, "SELECT count(*) FROM jobs WHERE kind = 'live' AND state = 'succeeded'"),
+            n => n == 50, TimeSpan.FromSeconds(30), "50 live jobs succeeded beside the blocked backlog");
+        Assert.Equal(1L, await ScalarAsync<long>(db, "SELECT count(*) FROM jobs WHERE kind = 'backlog' AND state = 'running'"));
+        Assert.Equal(1L, await ScalarAsync<long>(db, "SELECT count(*) FROM executions e JOIN jobs j ON j.id = e.job_id WHERE j.kind = 'backlog'"));
+
+        gate.Open();
+        await Eventually.WaitAsync(() => ScalarAsync<long>(db, "SELECT count(*) FROM jobs WHERE kind = 'backlog' AND state = 'succeeded'"),
+            n => n == 20, TimeSpan.FromSeconds(30), "the 20 backlog jobs succeeded one at a time");
+        Assert.Equal(1, gate.Probe.Max);
+        await host.StopAsync(Ct);
+    }
+
+    [Fact]
     public async Task Reaper_WorkerDiesAfterClaim_JobRerunsAfterLeaseAndStaleCompletionIsRejected()
     {
         var db = await CreateDatabaseAsync();

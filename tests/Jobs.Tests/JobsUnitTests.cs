@@ -105,6 +105,7 @@ public sealed class JobsUnitTests
     [InlineData("LeaseSeconds=10", "ReaperIntervalSeconds=20", "Jobs:ReaperIntervalSeconds (20) must not exceed Jobs:LeaseSeconds (10)")]
     [InlineData("RetryBaseDelayMs=1000", "RetryMaxDelayMs=10", "Jobs:RetryMaxDelayMs (10) must be at least Jobs:RetryBaseDelayMs (1000)")]
     [InlineData("Workers=0", "BatchSize=10", "Workers")]
+    [InlineData("KindConcurrency:work=0", "BatchSize=10", "Jobs:KindConcurrency:work (0) must be between 1 and 256")]
     public void Options_InvalidValues_ValidationNamesKeysAndValues(string first, string second, string message)
     {
         using var host = Build("Host=unused", "a", _ => { }, first, second);
@@ -129,5 +130,14 @@ public sealed class JobsUnitTests
 
         var error = Assert.Throws<InvalidOperationException>(() => host.Services.GetRequiredService<JobHandlerRegistry>());
         Assert.Contains("'work'", error.Message);
+    }
+
+    [Fact]
+    public void KindConcurrency_KindWithoutHandler_RejectedAtStart()
+    {
+        using var host = Build("Host=unused", "a", s => s.AddJobHandler<RecordingHandler>("work"), "KindConcurrency:wrok=1");
+
+        var error = Assert.Throws<InvalidOperationException>(() => host.Services.GetRequiredService<JobHandlerRegistry>());
+        Assert.Contains("Jobs:KindConcurrency:wrok", error.Message);
     }
 }

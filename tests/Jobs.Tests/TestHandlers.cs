@@ -69,3 +69,25 @@ internal sealed class SlowHandler(NpgsqlDataSource db, Replica replica, Concurre
         await Task.Delay(TimeSpan.FromMilliseconds(50), ct);
     }
 }
+
+/// <summary>Records its start, then holds its worker until the test opens the <see cref="Gate"/>.</summary>
+internal sealed class GatedHandler(NpgsqlDataSource db, Replica replica, Gate gate) : IJobHandler
+{
+    public async Task HandleAsync(JobContext job, CancellationToken ct)
+    {
+        using var running = gate.Probe.Enter();
+        await new RecordingHandler(db, replica).HandleAsync(job, ct);
+        await gate.Opened.WaitAsync(ct);
+    }
+}
+
+internal sealed class Gate
+{
+    private readonly TaskCompletionSource opened = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public ConcurrencyProbe Probe { get; } = new();
+
+    public Task Opened => opened.Task;
+
+    public void Open() => opened.TrySetResult();
+}

@@ -44,8 +44,9 @@ public sealed class CircuitBreakerDrillTests(SystemFixture system, ITestOutputHe
                 .All(s => s.GetProperty("ordering").GetProperty("dependencies").GetProperty("payment").GetProperty("breakerState").GetString() == "Closed"),
             all => all, TimeSpan.FromSeconds(20), "Payment's breaker closed on every Ordering replica after recovery");
         var recovery = await PhaseAsync(http, "recovery", TimeSpan.FromSeconds(10));
+        var settling = TimeProvider.System.GetTimestamp();
         var settled = await WaitUntilSettledAsync();
-        drill.Record($"after recovery: breaker closed on every replica; {settled}");
+        drill.Record($"after recovery: breaker closed on every replica; every order settled {TimeProvider.System.GetElapsedTime(settling).TotalSeconds:0} s after the recovery phase; {settled}");
 
         // reproduce: every call pays timeout × attempts — POST p99 ≥ 5 s — and Payment receives ~all attempts: nothing is
         // short-circuited, everything Ordering sends arrives.

@@ -10,6 +10,7 @@ namespace ReliableShop.SystemTests.Drills;
 public sealed class OrderTraffic(HttpClient ordering, IReadOnlyList<string> skus, bool pendingIsSuccess = true)
 {
     private readonly ConcurrentDictionary<int, long> statuses = new();
+    private readonly ConcurrentDictionary<string, long> unavailable = new(); // 503s by what the problem names as the cause
 
     /// <summary>The SKUs every issue-4 drill orders: stock is raised so no drill is limited by it.</summary>
     public static readonly string[] DrillSkus = [.. Enumerable.Range(31, 10).Select(i => $"SKU-{i:0000}")];
@@ -50,6 +51,10 @@ public sealed class OrderTraffic(HttpClient ordering, IReadOnlyList<string> skus
         {
             var status = (int)response.StatusCode;
             statuses.AddOrUpdate(status, 1, (_, n) => n + 1);
+            if (response.StatusCode == HttpStatusCode.ServiceUnavailable)
+            {
+                unavailable.AddOrUpdate(await CauseAsync(response, ct), 1, (_, n) => n + 1);
+            }
             return response.StatusCode switch
             {
                 HttpStatusCode.Created or HttpStatusCode.OK => Outcome.Success,
@@ -60,6 +65,25 @@ public sealed class OrderTraffic(HttpClient ordering, IReadOnlyList<string> skus
         }
     }
 
+    // Ordering's 503 problem names the dependency and reason (payment/breaker-open, inventory/timeout, …); admission's
+    // shedding has only a title.
+    private static async Task<string> CauseAsync(HttpResponseMessage response, CancellationToken ct)
+    {
+        try
+        {
+            using var problem = System.Text.Json.JsonDocument.Parse(await response.Content.ReadAsStringAsync(ct));
+            var root = problem.RootElement;
+            return root.TryGetProperty("dependency", out var dependency)
+                ? $"{dependency.GetString()}/{(root.TryGetProperty("reason", out var reason) ? reason.GetString() : "?")}"
+                : root.TryGetProperty("title", out var title) ? title.GetString() ?? "?" : "?";
+        }
+        catch (Exception e) when (e is System.Text.Json.JsonException or HttpRequestException or OperationCanceledException)
+        {
+            return "unreadable body";
+        }
+    }
+
     public override string ToString() =>
-        "statuses: " + string.Join(", ", statuses.OrderBy(s => s.Key).Select(s => $"{(s.Key == 0 ? "none" : s.Key.ToString())}×{s.Value}"));
+        "statuses: " + string.Join(", ", statuses.OrderBy(s => s.Key).Select(s => $"{(s.Key == 0 ? "none" : s.Key.ToString())}×{s.Value}")) +
+        (unavailable.IsEmpty ? "" : " (503: " + string.Join(", ", unavailable.OrderByDescending(u => u.Value).Select(u => $"{u.Key} ×{u.Value}")) + ")");
 }
