@@ -73,6 +73,31 @@ public sealed class Drill(SystemFixture system, string mode, ITestOutputHelper o
         return element.ValueKind == JsonValueKind.Number ? (long)element.GetDouble() : 0;
     }
 
+    /// <summary>
+    /// Between phases: Payment finishes the abandoned work a naive phase left queued (ignored cancellation), fast — its
+    /// slots are raised for the drain, then set back — so the next phase starts from an idle Payment.
+    /// </summary>
+    public async Task DrainPaymentAsync(CancellationToken ct)
+    {
+        // Restore the CONFIGURED slots: the current ones may be a fault's override (retry-storm's cut), and writing
+        // those back would make the fault permanent. The service time is not touched.
+        using var before = JsonDocument.Parse(await system.Payment.GetStringAsync("/admin/capacity", ct));
+        var slots = before.RootElement.GetProperty("configured").GetProperty("slots").GetInt32();
+        (await system.Payment.PutAsJsonAsync("/admin/capacity", new { slots = 1000 }, ct)).EnsureSuccessStatusCode();
+        try
+        {
+            await Eventually.WaitAsync(async () =>
+            {
+                using var state = JsonDocument.Parse(await system.Payment.GetStringAsync("/admin/capacity", ct));
+                return state.RootElement.GetProperty("queued").GetInt32();
+            }, queued => queued == 0, TimeSpan.FromSeconds(60), "Payment's queue empty (abandoned work drained)");
+        }
+        finally
+        {
+            (await system.Payment.PutAsJsonAsync("/admin/capacity", new { slots }, ct)).EnsureSuccessStatusCode();
+        }
+    }
+
     /// <summary>Writes one measured line to the test output and to artifacts/drills/&lt;mode&gt;.txt.</summary>
     public void Record(string line)
     {
