@@ -77,9 +77,11 @@ public static class ClientResilience
         // attempt timeout INSIDE it, so a slow call counts as a failure) short-circuits a failing dependency; the
         // bulkhead bounds concurrent calls, so a slow dependency cannot absorb every request thread.
         var deadline = options.TotalTimeout;
-        pipeline
-            .AddTimeout(new HttpTimeoutStrategyOptions { Name = "total", Timeout = deadline })
-            .AddRetry(new HttpRetryStrategyOptions
+        pipeline.AddTimeout(new HttpTimeoutStrategyOptions { Name = "total", Timeout = deadline });
+        // MaxRetryAttempts 0 means no retry strategy at all: Polly requires ≥ 1 and would fail the first call (500).
+        if (options.MaxRetryAttempts > 0)
+        {
+            pipeline.AddRetry(new HttpRetryStrategyOptions
             {
                 MaxRetryAttempts = options.MaxRetryAttempts,
                 Delay = options.RetryBaseDelay,
@@ -95,6 +97,7 @@ public static class ClientResilience
                     return ValueTask.CompletedTask;
                 },
             }.WithBudget(budget, () => metrics.RetryBudgetExhausted(dependency)));
+        }
         if (path == ClientPath.Protected)
         {
             pipeline.AddCircuitBreaker(new HttpCircuitBreakerStrategyOptions
