@@ -61,6 +61,69 @@ public sealed class ResilienceTests
         Assert.True(paymentBefore <= app.Payment.AuthorizeAttempts);
     }
 
+    // "0 = no retry" is a valid setting: the pipeline is built without a retry strategy (Polly's requires ≥ 1 attempt),
+    // so a failing Payment gets the fallback, not a 500 from building the pipeline.
+    [Fact]
+    public async Task NoRetriesConfigured_PaymentDown_AcceptedAsPending()
+    {
+        await using var app = await OrderingApp.CreateAsync(new Dictionary<string, string> { ["Resilience:Payment:MaxRetryAttempts"] = "0" });
+        using var client = app.Start();
+        app.Payment.Down = true;
+
+        using var response = await client.PlaceAsync(Requests.NewKey(), Requests.Body(("SKU-0024", 1)));
+
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        Assert.Equal(0, (await PaymentStatsAsync(client)).GetProperty("retries").GetInt64());
+    }
+
+    // The fallback is bounded (Orders:MaxPaymentPending): with the backlog full, a placement Payment cannot take is shed
+    // with 503 naming the cause and writes nothing; once the backlog is authorized, the fallback accepts again.
+    [Fact]
+    public async Task PaymentDown_PendingBacklogFull_ShedsWith503AndWritesNothing_AcceptsAgainOnceDrained()
+    {
+        await using var app = await OrderingApp.CreateAsync(new Dictionary<string, string>
+        {
+            ["Orders:MaxPaymentPending"] = "2",
+            ["Jobs:RetryBaseDelayMs"] = "50",
+            ["Jobs:RetryMaxDelayMs"] = "500",
+        });
+        using var client = app.Start();
+        app.Payment.Down = true;
+        for (var i = 0; i < 2; i++)
+        {
+            using var accepted = await client.PlaceAsync(Requests.NewKey(), Requests.Body(("SKU-0023", 1)));
+            Assert.True(accepted.StatusCode == HttpStatusCode.Accepted, await accepted.Content.ReadAsStringAsync(Requests.Ct));
+        }
+
+        var refusedKey = Requests.NewKey();
+        using var refused = await client.PlaceAsync(refusedKey, Requests.Body(("SKU-0023", 1)));
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.StatusCode);
+        Assert.NotNull(refused.Headers.RetryAfter);
+        var problem = await refused.JsonAsync();
+        Assert.Equal("payment", problem.GetProperty("dependency").GetString());
+        Assert.Equal("pending-backlog-full", problem.GetProperty("reason").GetString());
+        Assert.Equal(0, await Db.ScalarAsync<long>(app.ConnectionString, "SELECT count(*) FROM orders WHERE idempotency_key = $1", refusedKey));
+        Assert.Equal(2, await Db.ScalarAsync<long>(app.ConnectionString, "SELECT count(*) FROM orders WHERE status = 'PaymentPending'"));
+        using (var stats = await client.AdminGetAsync("/admin/stats"))
+        {
+            Assert.Equal(1, (await stats.JsonAsync()).GetProperty("ordering").GetProperty("paymentPendingRefused").GetInt64());
+        }
+
+        app.Payment.Down = false;
+        await Eventually.WaitAsync(
+            () => Db.ScalarAsync<long>(app.ConnectionString, "SELECT count(*) FROM orders WHERE status = 'PaymentPending'"),
+            pending => pending == 0, TimeSpan.FromSeconds(30), "the backlog authorized");
+        app.Payment.Down = true;
+        // The count a replica decides on is at most PaymentPendingBacklog.RefreshInterval (200 ms) old.
+        var againKey = Requests.NewKey();
+        await Eventually.WaitAsync(async () =>
+        {
+            using var again = await client.PlaceAsync(againKey, Requests.Body(("SKU-0023", 1)));
+            return again.StatusCode;
+        }, status => status == HttpStatusCode.Accepted, TimeSpan.FromSeconds(5), "the fallback accepts again once the backlog drained");
+    }
+
     [Fact]
     public async Task CircuitBreakerReproduce_PaymentDown_EveryCallPaysAllAttemptsAndGets503()
     {

@@ -52,6 +52,12 @@ public static class OrderingSchema
             CHECK (status IN ('PaymentPending', 'Placed', 'Reserved', 'Confirmed', 'Rejected', 'Cancelled'));
         """;
 
+    // The fallback's bound counts the waiting orders on every refresh (Orders/PaymentPendingBacklog.cs): a partial index
+    // keeps that count to the backlog's size, not the table's.
+    public const string PaymentPendingIndexSql = """
+        CREATE INDEX IF NOT EXISTS orders_payment_pending ON orders (id) WHERE status = 'PaymentPending';
+        """;
+
     // Issue 5 (scaling-plateau, load-only-bugs). cart_id is deliberately NOT unique on orders: the naive one-order-per-cart
     // check (SELECT, then INSERT) must be able to write its duplicates; the control's guarantee is cart_claims' primary
     // key. Order numbers: a sequence (contain/off — no row lock) and the hot counter row the naive path locks.
@@ -82,5 +88,6 @@ public static class OrderingSchema
             new SchemaMigration("0020_carts_and_order_numbers", CartsAndOrderNumbersSql),
             SessionTimeouts.Migration("0021_session_timeouts"),
             new SchemaMigration("0040_job_drill_executions", JobQueueDrill.DrillJob.Sql),
-            new SchemaMigration("0041_order_confirmations", Fulfilment.OrderConfirmations.Sql));
+            new SchemaMigration("0041_order_confirmations", Fulfilment.OrderConfirmations.Sql),
+            new SchemaMigration("0042_payment_pending_index", PaymentPendingIndexSql));
 }

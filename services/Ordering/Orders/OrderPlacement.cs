@@ -42,6 +42,13 @@ public static class OrderPlacement
         }
         catch (DependencyUnavailableException e) when (e.Dependency == PaymentClient.Dependency && PaymentPendingFallback(modes))
         {
+            // The fallback's own bound (PaymentPendingBacklog.cs): a full backlog sheds instead of deferring without end.
+            if (!await deps.Http.RequestServices.GetRequiredService<PaymentPendingBacklog>().TryAcceptAsync(ct))
+            {
+                deps.Metrics.PaymentPendingRefused();
+                throw new DependencyUnavailableException(e.Dependency, "pending-backlog-full", e.RetryAfter ?? TimeSpan.FromSeconds(1),
+                    $"Payment is unavailable and {deps.Options.Value.MaxPaymentPending} orders already wait for it; nothing was written.", e);
+            }
             authorizationId = null; // accepted as PaymentPending; Fulfilment/AuthorizePaymentJob.cs authorizes it once Payment answers
         }
         var timing = new PlacementTiming(Held: false);

@@ -14,6 +14,7 @@ public static class OrdersExtensions
         services.AddExceptionHandler<BadRequestExceptionHandler>();
         services.AddSingleton<OrderWritePool>();                 // OrderPlacement.cs: the pool placements write through
         services.AddSingleton<PlacementTimings>();               // PlacementTimings.cs: pool wait vs SQL
+        services.AddSingleton<PaymentPendingBacklog>();          // PaymentPendingBacklog.cs: the fallback's bound
         services.AddSingleton<ReliableShop.Drills.IDrillStatsSource>(sp => sp.GetRequiredService<PlacementTimings>());
         services.AddSingleton<ReliableShop.Drills.IDrillStatsSource, CartStats>(); // CartCheckout.cs: duplicate orders per cart
         // OutboxToggle.cs: the outbox drill's dual-write variants and the relay's crash hook (replaces NoOutboxFaults).

@@ -32,6 +32,14 @@ public sealed class OrdersOptions
     [Range(typeof(TimeSpan), "00:00:00", "00:00:30")]
     public TimeSpan PaymentRetryWindow { get; set; } = TimeSpan.FromMilliseconds(500);
 
+    /// <summary>
+    /// circuit-breaker / overload: the most orders that may wait as PaymentPending, fleet-wide. While Payment is
+    /// unavailable the fallback accepts orders up to this backlog; past it a placement is shed (503 + Retry-After), so a
+    /// long outage or an overload never leaves more deferred work than the authorize jobs clear in a few minutes.
+    /// </summary>
+    [Range(1, 1_000_000)]
+    public int MaxPaymentPending { get; set; } = 1000;
+
     /// <summary>Largest accepted request body in bytes (read before parsing); more ⇒ 400 naming "body".</summary>
     [Range(1024, 1_048_576)]
     public int MaxBodyBytes { get; set; } = 16_384;

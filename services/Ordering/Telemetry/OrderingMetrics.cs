@@ -18,12 +18,13 @@ public sealed class OrderingMetrics
     private readonly Counter<long> _budgetExhausted;
     private readonly Counter<long> _shortCircuited;
     private readonly Counter<long> _fallbacks;
+    private readonly Counter<long> _fallbacksRefused;
     private readonly Counter<long> _failed;
     private readonly Counter<long> _breakerTransitions;
     private readonly Counter<long> _admissionRejected;
     private readonly Counter<long> _orders;
     private long _admissionRejectedTotal;
-    private long _paymentPendingTotal;
+    private long _paymentPendingTotal, _paymentPendingRefusedTotal;
     private long _rateLimitedTotal, _droppedStaleTotal, _writesInFlight, _writesInFlightMax, _queueWaitMaxTicks;
     private readonly Histogram<double> _queueWait;
 
@@ -37,6 +38,7 @@ public sealed class OrderingMetrics
         _shortCircuited = meter.CreateCounter<long>("reliableshop.ordering.breaker.short_circuited", "{request}", "Calls refused by an open breaker without reaching the dependency.");
         _failed = meter.CreateCounter<long>("reliableshop.ordering.dependency.failed", "{request}", "Logical calls that ended unavailable, by reason.");
         _fallbacks = meter.CreateCounter<long>("reliableshop.ordering.payment_pending", "{order}", "Orders accepted as PaymentPending (202) because Payment was unavailable.");
+        _fallbacksRefused = meter.CreateCounter<long>("reliableshop.ordering.payment_pending.refused", "{order}", "Placements shed (503) because the PaymentPending backlog was full.");
         _breakerTransitions = meter.CreateCounter<long>("reliableshop.ordering.breaker.transitions", "{transition}", "Circuit breaker state changes.");
         _admissionRejected = meter.CreateCounter<long>("reliableshop.ordering.admission.rejected", "{request}", "POST /api/orders shed by admission control (503).");
         _orders = meter.CreateCounter<long>("reliableshop.ordering.orders", "{order}", "Order requests answered, by outcome (placed, replayed).");
@@ -93,6 +95,12 @@ public sealed class OrderingMetrics
         _fallbacks.Add(1);
     }
 
+    public void PaymentPendingRefused()
+    {
+        Interlocked.Increment(ref _paymentPendingRefusedTotal);
+        _fallbacksRefused.Add(1);
+    }
+
     public void BreakerChanged(string dependency, CircuitState state)
     {
         var counters = For(dependency);
@@ -146,6 +154,7 @@ public sealed class OrderingMetrics
             new SortedDictionary<string, long>(d.Value.Failed, StringComparer.Ordinal), d.Value.State.ToString(),
             Interlocked.Read(ref d.Value.Opened))),
         Interlocked.Read(ref _admissionRejectedTotal), Interlocked.Read(ref _paymentPendingTotal),
+        Interlocked.Read(ref _paymentPendingRefusedTotal),
         new AdmissionStats(Interlocked.Read(ref _rateLimitedTotal), Interlocked.Read(ref _droppedStaleTotal),
             Interlocked.Read(ref _writesInFlight), Interlocked.Read(ref _writesInFlightMax),
             TimeSpan.FromTicks(Interlocked.Read(ref _queueWaitMaxTicks)).TotalMilliseconds));
@@ -155,6 +164,7 @@ public sealed class OrderingMetrics
     {
         Interlocked.Exchange(ref _admissionRejectedTotal, 0);
         Interlocked.Exchange(ref _paymentPendingTotal, 0);
+        Interlocked.Exchange(ref _paymentPendingRefusedTotal, 0);
         Interlocked.Exchange(ref _rateLimitedTotal, 0);
         Interlocked.Exchange(ref _droppedStaleTotal, 0);
         Interlocked.Exchange(ref _writesInFlightMax, Interlocked.Read(ref _writesInFlight));
@@ -201,6 +211,7 @@ public sealed record DependencyStats(long Requests, long Attempts, long Retries,
     IReadOnlyDictionary<string, long> Failed, string BreakerState, long BreakerOpened);
 
 public sealed record OrderingStats(IReadOnlyDictionary<string, DependencyStats> Dependencies, long AdmissionRejected, long PaymentPending,
+    long PaymentPendingRefused,
     AdmissionStats Admission);
 
 /// <param name="WritesInFlightMax">Highest number of placements running at once since the last reset.</param>

@@ -1,0 +1,49 @@
+// The PaymentPending fallback is a queue too, so it is bounded. Guarantee: a placement that cannot reach Payment is
+// accepted as PaymentPending (202) only while fewer than Orders:MaxPaymentPending orders wait fleet-wide; past that it
+// is shed with 503 + Retry-After and nothing is written. Why: a fallback without a bound turns an overload into a
+// backlog that outlives it — the overload drill at 3 × C left 6,778 PaymentPending orders after 40 s, about 11 minutes
+// of authorize jobs. Doc: docs/failure-modes/overload.md
+using Microsoft.Extensions.Options;
+using Npgsql;
+
+namespace ReliableShop.Ordering.Orders;
+
+public sealed class PaymentPendingBacklog(NpgsqlDataSource db, IOptions<OrdersOptions> options, TimeProvider time)
+{
+    // Counted through the partial index orders_payment_pending (OrderingSchema.PaymentPendingIndexSql).
+    private const string CountSql = "SELECT count(*) FROM orders WHERE status = 'PaymentPending'";
+
+    /// <summary>The count is re-read at most this often; in between, this replica adds the orders it accepted. Other
+    /// replicas' acceptances within one interval are not seen: the bound can be passed by (rate × 200 ms), no more.</summary>
+    public static readonly TimeSpan RefreshInterval = TimeSpan.FromMilliseconds(200);
+
+    private readonly SemaphoreSlim refreshing = new(1, 1);
+    private long counted, acceptedSince, refreshDue;
+
+    /// <summary>True: the caller may accept one more order as PaymentPending. False: the backlog is full — shed.</summary>
+    public async ValueTask<bool> TryAcceptAsync(CancellationToken ct)
+    {
+        if (time.GetTimestamp() >= Volatile.Read(ref refreshDue)) await RefreshAsync(ct);
+        if (Volatile.Read(ref counted) + Interlocked.Read(ref acceptedSince) >= options.Value.MaxPaymentPending) return false;
+        Interlocked.Increment(ref acceptedSince);
+        return true;
+    }
+
+    private async Task RefreshAsync(CancellationToken ct)
+    {
+        if (!await refreshing.WaitAsync(0, ct)) return; // another placement is counting: decide on the last count
+        try
+        {
+            if (time.GetTimestamp() < Volatile.Read(ref refreshDue)) return;
+            await using var command = db.CreateCommand(CountSql);
+            var count = (long)(await command.ExecuteScalarAsync(ct))!;
+            Interlocked.Exchange(ref acceptedSince, 0);
+            Volatile.Write(ref counted, count);
+            Volatile.Write(ref refreshDue, time.GetTimestamp() + (long)(RefreshInterval.TotalSeconds * time.TimestampFrequency));
+        }
+        finally
+        {
+            refreshing.Release();
+        }
+    }
+}
