@@ -13,8 +13,9 @@ public sealed class PaymentPendingBacklog(NpgsqlDataSource db, IOptions<OrdersOp
     // Counted through the partial index orders_payment_pending (OrderingSchema.PaymentPendingIndexSql).
     private const string CountSql = "SELECT count(*) FROM orders WHERE status = 'PaymentPending'";
 
-    /// <summary>The count is re-read at most this often; in between, this replica adds the orders it accepted. Other
-    /// replicas' acceptances within one interval are not seen: the bound can be passed by (rate × 200 ms), no more.</summary>
+    /// <summary>The count is re-read at most this often; in between, this replica adds the orders it accepted. Not seen:
+    /// other replicas' acceptances within one interval, and acceptances still uncommitted when the count is read — the
+    /// bound can be passed by about that many orders, no more.</summary>
     public static readonly TimeSpan RefreshInterval = TimeSpan.FromMilliseconds(200);
 
     private readonly SemaphoreSlim refreshing = new(1, 1);
