@@ -25,7 +25,12 @@ public sealed class CircuitBreakerDrillTests(SystemFixture system, ITestOutputHe
     [Fact]
     public async Task PaymentDownThenBrownout_ReproduceWaitsOutEveryAttempt_ContainShortCircuitsAndAcceptsAsPending()
     {
-        using var http = new HttpClient { BaseAddress = system.Ordering.BaseAddress, Timeout = TimeSpan.FromSeconds(60) };
+        // The breaker is per replica and so is the criterion: the orders alternate over the replicas. Through one client
+        // the fast 202s of contain ride one pooled connection to one replica, and the other's breaker, fed only by its
+        // authorize jobs, never reached MinimumThroughput (two CI runs, 2026-12-05).
+        using var ordering = new ReplicaClients(system, "ordering", TimeSpan.FromSeconds(60));
+        Assert.Equal(SystemFixture.OrderingReplicas, ordering.All.Count);
+        Func<HttpClient> http = ordering.Next;
         await OrderTraffic.WarmUpAsync(http, Ct);
         drill.Record(LoadReport.Header);
 
@@ -79,7 +84,7 @@ public sealed class CircuitBreakerDrillTests(SystemFixture system, ITestOutputHe
     private Task<InvariantReport> WaitUntilSettledAsync() => Eventually.WaitAsync(() => Invariants.CheckAsync(system, Ct),
         r => r.AllZero, TimeSpan.FromMinutes(3), "every order (PaymentPending ones included) settled, invariants zero");
 
-    private async Task<PhaseResult> PhaseAsync(HttpClient http, string name, TimeSpan duration, bool watchOpening = false)
+    private async Task<PhaseResult> PhaseAsync(Func<HttpClient> http, string name, TimeSpan duration, bool watchOpening = false)
     {
         await drill.ResetStatsAsync(Ct);
         var traffic = new OrderTraffic(http, OrderTraffic.DrillSkus);

@@ -1,14 +1,21 @@
 // Order placements as drill traffic: each call places a new order (its own Idempotency-Key) on one of a few SKUs with
 // plenty of stock, and classifies the answer the way the drills count it — 201/200 placed, 202 accepted as
-// PaymentPending (the circuit-breaker fallback), 429/503 shed, anything else (or no answer) an error.
+// PaymentPending (the circuit-breaker fallback), 429/503 shed, anything else (or no answer) an error. Through one
+// HttpClient the calls reach whichever replica its pooled connection leads to (Aspire's proxy balances connections, not
+// requests); through ReplicaClients they alternate over the replicas, as an L7 load balancer would spread them.
 using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Http.Json;
 
 namespace ReliableShop.SystemTests.Drills;
 
-public sealed class OrderTraffic(HttpClient ordering, IReadOnlyList<string> skus, bool pendingIsSuccess = true)
+public sealed class OrderTraffic(Func<HttpClient> ordering, IReadOnlyList<string> skus, bool pendingIsSuccess = true)
 {
+    public OrderTraffic(HttpClient ordering, IReadOnlyList<string> skus, bool pendingIsSuccess = true)
+        : this(() => ordering, skus, pendingIsSuccess)
+    {
+    }
+
     private readonly ConcurrentDictionary<int, long> statuses = new();
     private readonly ConcurrentDictionary<string, long> unavailable = new(); // 503s by what the problem names as the cause
 
@@ -25,7 +32,10 @@ public sealed class OrderTraffic(HttpClient ordering, IReadOnlyList<string> skus
     }
 
     /// <summary>A few seconds of light traffic before a baseline: JIT, pools, caches and connections warm, results ignored.</summary>
-    public static async Task WarmUpAsync(HttpClient ordering, CancellationToken ct)
+    public static Task WarmUpAsync(HttpClient ordering, CancellationToken ct) => WarmUpAsync(() => ordering, ct);
+
+    /// <inheritdoc cref="WarmUpAsync(HttpClient, CancellationToken)"/>
+    public static async Task WarmUpAsync(Func<HttpClient> ordering, CancellationToken ct)
     {
         var traffic = new OrderTraffic(ordering, DrillSkus);
         await OpenLoopLoad.RunAsync("warm-up", new LoadOptions([LoadStage.Constant(10, TimeSpan.FromSeconds(5))], TimeSpan.FromSeconds(1),
@@ -40,7 +50,7 @@ public sealed class OrderTraffic(HttpClient ordering, IReadOnlyList<string> skus
         HttpResponseMessage response;
         try
         {
-            response = await ordering.SendAsync(request, ct);
+            response = await ordering().SendAsync(request, ct);
         }
         catch (Exception e) when (e is HttpRequestException or OperationCanceledException)
         {
