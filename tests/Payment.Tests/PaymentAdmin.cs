@@ -17,7 +17,10 @@ public sealed record CapacityDto(int Slots, double ServiceTimeMs, int InUse, int
 
 public sealed record ConfiguredCapacityDto(int Slots, double ServiceTimeMs);
 
-public sealed record PaymentStatsDto(RequestCountsDto Requests, Dictionary<string, long> Faults, long ProviderRetries, CapacityDto Capacity);
+public sealed record ChargeCountsDto(long Answered, long Abandoned);
+
+public sealed record PaymentStatsDto(
+    RequestCountsDto Requests, Dictionary<string, long> Faults, long ProviderRetries, ChargeCountsDto Charges, CapacityDto Capacity);
 
 public static class PaymentAdmin
 {

@@ -13,7 +13,7 @@ public sealed class FaultInjectionFilter(
     {
         var http = context.HttpContext;
         var attempt = CallerAttempt.Of(http.Request);
-        var plan = faults.Plan(attempt);
+        var plan = faults.Plan();
         if (plan.RejectNow is { } atOnce) return Reject(http, atOnce);
         // retry-storm — reproduce: retries queue like everything else and keep the overload going.
         //               contain:   once the queue is as long as the slots, a retry is shed first (503 + Retry-After),
@@ -36,7 +36,9 @@ public sealed class FaultInjectionFilter(
             return Reject(http, FaultRejection.Unavailable(FaultKind.ProviderTimeout, "Payment provider timed out",
                 $"retry-storm: {1 + plan.ProviderRetries} attempt(s), each over {plan.AttemptTimeout?.TotalMilliseconds} ms."));
         }
-        return await next(context);
+        var result = await next(context);
+        stats.Charged(callerGone: http.RequestAborted.IsCancellationRequested); // goodput, or capacity spent on no one
+        return result;
     }
 
     private static readonly FaultRejection ShedRetry = FaultRejection.Unavailable(FaultKind.ShedRetry,

@@ -22,8 +22,8 @@ public sealed class PaymentFaults(
 {
     public const string RandomKey = "payment-faults"; // tests register a seeded Random under this key
 
-    /// <summary>The faults for one request; <paramref name="callerAttempt"/> is its X-Attempt (1 = first attempt).</summary>
-    public FaultPlan Plan(int callerAttempt)
+    /// <summary>The faults for one request.</summary>
+    public FaultPlan Plan()
     {
         var modes = toggles.Current;
         SyncCapacity(modes);
@@ -42,11 +42,16 @@ public sealed class PaymentFaults(
             //   abandoned work (every timed-out attempt still costs a slot: what turns retries into a storm).
             // contain: Payment honours RequestAborted; a caller that gave up frees its place in line.
             IgnoreCancellation: cascade.Naive || storm.Naive,
-            // retry-storm — reproduce: Payment retries every timed-out provider call, even one that is itself a retry:
-            //                          two layers of r retries multiply to (r + 1)² attempts per charge.
-            //               contain:   a retry (X-Attempt > 1) is never retried again here: one retry layer per call.
-            ProviderRetries: !storm.FaultInjected || (!storm.Naive && callerAttempt > 1) ? 0 : (int)storm["retries"],
-            AttemptTimeout: storm.FaultInjected ? Ms(storm["attemptTimeoutMs"]) : null);
+            // retry-storm — reproduce: a provider attempt timeout (attemptTimeoutMs) below the degraded latency, and
+            //                          Payment retries every timed-out provider call, even one that is itself a retry:
+            //                          each queued attempt times out, is abandoned still holding its place, and is
+            //                          tried again — two layers of r retries multiply to (r + 1)² attempts per charge.
+            //               contain:   one retry layer, the caller's (X-Attempt marks its retries; a saturated Payment
+            //                          sheds them first): Payment retries nothing, and no attempt timeout undercuts the
+            //                          caller's deadline — the charge waits for its slot until done or the caller gives
+            //                          up (RequestAborted), so nothing is abandoned holding a place.
+            ProviderRetries: storm.Naive ? (int)storm["retries"] : 0,
+            AttemptTimeout: storm.Naive ? Ms(storm["attemptTimeoutMs"]) : null);
     }
 
     /// <summary>Applies the capacity the active modes ask for (the configured one when none does) to the model.</summary>

@@ -35,11 +35,12 @@ public sealed class SimulatedProvider(CapacityModel capacity, PaymentStats stats
         return finished;
     }
 
-    private static async Task ReleaseWhenDoneAsync(Task<IDisposable> abandoned)
+    private async Task ReleaseWhenDoneAsync(Task<IDisposable> abandoned)
     {
         try
         {
-            (await abandoned).Dispose();
+            using var slot = await abandoned;
+            stats.Charged(callerGone: true); // the provider did the work; nobody was waiting for it any more
         }
         catch (OperationCanceledException)
         {
