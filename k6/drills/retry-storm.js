@@ -26,17 +26,21 @@
 // (the second, inner retry layer) are logged per phase, not judged.
 //
 // Criteria (thresholds below):
-//   reproduce → amplification ≥ 3; recovery > 30 s (30 s after the trigger is gone, goodput ratio still < RECOVERED)
+//   reproduce → amplification ≥ 3, charge goodput < 50 % of the degraded capacity; recovery > 30 s (30 s after the
+//               trigger is gone, goodput ratio still < RECOVERED)
 //   contain   → amplification ≤ 1.5 (AMPLIFICATION_CONTAIN_MAX; the spec's 1.2 applies with the retry budget alone,
 //               see retry-budget.js); goodput ≥ 85 % of the degraded capacity; recovery ≤ 10 s
-// Goodput for the capacity clause counts 201 (authorized) within the SLO only: when Payment is unavailable Ordering
-// accepts the order as PaymentPending (202, the circuit-breaker fallback), and those fast 202s would make "≥ 85 % of
-// the degraded capacity" true without Payment doing any work. "Recovered" uses goodput_ratio (any 2xx within the SLO).
+// Goodput for the capacity clause is counted where the degraded capacity is: charges Payment did for a caller still
+// waiting for the answer (payment.charges.answered in /admin/stats), per second of the phase, ÷ the degraded charges/s
+// — one charge_goodput_ratio sample per phase. A storm spends the capacity on attempts whose caller already gave up
+// (payment.charges.abandoned); a fast 202 (PaymentPending, the breaker's fallback) does no charge, so neither passes
+// for goodput. Orders authorized at once (201 within the SLO) are counted beside it (authorized_goodput), not judged.
+// "Recovered" uses goodput_ratio (any 2xx within the SLO).
 //   always    → dropped_iterations == 0, every toggle applied, invariants hold.
 //
 // Capacities (k6 thresholds compare with constants): healthy Payment = 100 charges/s (10 slots × 100 ms) and every
 // order costs 2 charges (authorize now, capture once stock is reserved), so healthy order capacity = 50/s;
-// offered = 70 % = 35 orders/s; degraded = capacityFraction 0.33 × 50 = 16.5 orders/s.
+// offered = 70 % = 35 orders/s; degraded = capacityFraction 0.33 × 100 = 33 charges/s.
 // Environment: HEALTHY_ORDERS_PER_S=50, OFFERED_RPS (default 0.7 × healthy), CAPACITY_FRACTION=0.33,
 // RECOVERED_GOODPUT_RATIO=0.95, AMPLIFICATION_CONTAIN_MAX=1.5, plus the variables of k6/README.md. Doc: k6/README.md
 import { Counter, Trend } from 'k6/metrics';
@@ -52,7 +56,7 @@ const MODE = 'retry-storm';
 const HEALTHY_ORDERS_PER_S = envNumber('HEALTHY_ORDERS_PER_S', 50);
 const OFFERED_RPS = envNumber('OFFERED_RPS', Math.round(0.7 * HEALTHY_ORDERS_PER_S));
 const CAPACITY_FRACTION = envNumber('CAPACITY_FRACTION', 0.33);
-const DEGRADED_ORDERS_PER_S = CAPACITY_FRACTION * HEALTHY_ORDERS_PER_S;
+const DEGRADED_CHARGES_PER_S = CAPACITY_FRACTION * HEALTHY_ORDERS_PER_S * 2;
 const RECOVERED = envNumber('RECOVERED_GOODPUT_RATIO', 0.95); // "recovered" = this share of orders 2xx within the SLO
 const AMPLIFICATION_CONTAIN_MAX = envNumber('AMPLIFICATION_CONTAIN_MAX', 1.5);
 if (!Number.isInteger(OFFERED_RPS)) throw new Error(`OFFERED_RPS=${OFFERED_RPS} must be a whole number`);
@@ -64,13 +68,14 @@ const PHASES = [
   { name: 'contain', state: 'contain', seconds: 40, transitionSeconds: 5, parameters: { capacityFraction: CAPACITY_FRACTION } },
   { name: 'recovery', state: 'off', seconds: 30, transitionSeconds: 10 },
 ];
-const CONTAIN_STEADY_SECONDS = 40 - 5;
 
 /** One sample per phase: attempts Payment received for authorize ÷ the logical authorize calls (first attempts). */
 const retryAmplification = new Trend('retry_amplification');
 /** One sample per phase whose stats could be read; guards the amplification thresholds against "no data". */
 const amplificationSamples = new Counter('amplification_samples');
-/** Orders answered 201 (authorized by Payment, not the 202 PaymentPending fallback) within the SLO. */
+/** One sample per phase: charges Payment answered to a waiting caller per second ÷ the degraded capacity. */
+const chargeGoodput = new Trend('charge_goodput_ratio');
+/** Orders answered 201 (authorized by Payment, not the 202 PaymentPending fallback) within the SLO; reported only. */
 const authorizedGoodput = new Counter('authorized_goodput');
 
 function num(value) {
@@ -96,10 +101,15 @@ function onPhaseEnd({ phase, stats, tags }) {
   const amplification = (received.first + received.retry) / received.first;
   retryAmplification.add(amplification, tags);
   amplificationSamples.add(1, tags);
+  const charges = stats.payment.payment.charges || {};
+  const seconds = PHASES.find((p) => p.name === phase).seconds; // the stats cover the whole phase, transition included
+  const ratio = num(charges.answered) / seconds / DEGRADED_CHARGES_PER_S;
+  chargeGoodput.add(ratio, tags);
   const orderingView = ordering && ordering.requests > 0 ? (ordering.attempts / ordering.requests).toFixed(2) : 'n/a';
   console.log(
     `phase ${phase}: Payment authorize first=${received.first} retry=${received.retry} → amplification ` +
-      `${amplification.toFixed(2)}; Payment providerRetries=${received.providerRetries}; ` +
+      `${amplification.toFixed(2)}; Payment providerRetries=${received.providerRetries}; charges answered=` +
+      `${num(charges.answered)} abandoned=${num(charges.abandoned)} → ${(100 * ratio).toFixed(0)} % of the degraded capacity; ` +
       `Ordering (this replica) attempts÷requests=${orderingView}`,
   );
 }
@@ -119,15 +129,16 @@ export const options = {
     // reproduce must SHOW the storm: Payment receives ≥ 3 attempts per logical call
     'retry_amplification{phase:reproduce}': ['avg>=3'],
     'amplification_samples{phase:reproduce}': ['count>=1'], // the stats were read (no vacuous pass)
+    // … spending the degraded capacity on callers that gave up: under half of it answers anyone
+    'charge_goodput_ratio{phase:reproduce}': ['avg<0.5'],
     // … and it is metastable: 30 s after the trigger is gone, goodput is still below the recovered level (recovery > 30 s)
     [inPhase('goodput_ratio', 'reproduce_relief')]: [`rate<${RECOVERED}`],
 
     // contain must HOLD it: amplification ≤ 1.5 …
     'retry_amplification{phase:contain}': [`avg<=${AMPLIFICATION_CONTAIN_MAX}`],
     'amplification_samples{phase:contain}': ['count>=1'],
-    // … goodput ≥ 85 % of the degraded capacity: authorized orders (201) within the SLO, counted over the steady
-    // window (a Counter's rate divides by the whole run, so the rate × window length becomes a count)
-    [inPhase('authorized_goodput', 'contain')]: [`count>=${Math.floor(0.85 * DEGRADED_ORDERS_PER_S * CONTAIN_STEADY_SECONDS)}`],
+    // … goodput ≥ 85 % of the degraded capacity: charges answered to a waiting caller ÷ the degraded charges/s
+    'charge_goodput_ratio{phase:contain}': ['avg>=0.85'],
     // … and recovery ≤ 10 s: the steady window after the 10 s recovery transition is back at the recovered level
     [inPhase('goodput_ratio', 'recovery')]: [`rate>=${RECOVERED}`],
   }),
