@@ -1,5 +1,5 @@
 // Which attempt of its caller a request is (X-Attempt, stamped by Ordering once per attempt): 1 = first attempt,
-// > 1 = a retry. Drives the first/retry counts (retry amplification) and retry-storm's "never retry a retry".
+// > 1 = a retry. Drives the first/retry counts (retry amplification) and retry-storm's "shed retries first".
 using System.Globalization;
 
 namespace ReliableShop.Payment.Telemetry;
