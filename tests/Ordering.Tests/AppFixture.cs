@@ -6,9 +6,12 @@ public abstract class AppFixture : IAsyncLifetime
     public OrderingApp App { get; private set; } = null!;
     public HttpClient Client { get; private set; } = null!;
 
+    /// <summary>Settings over appsettings.json for every test of the class.</summary>
+    protected virtual Dictionary<string, string>? Settings => null;
+
     public async ValueTask InitializeAsync()
     {
-        App = await OrderingApp.CreateAsync();
+        App = await OrderingApp.CreateAsync(Settings);
         Client = App.Start();
     }
 

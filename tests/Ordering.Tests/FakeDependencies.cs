@@ -14,11 +14,15 @@ public sealed class FakeInventory : HttpMessageHandler
 
     public int Calls => Volatile.Read(ref _calls);
 
+    /// <summary>While true every call is answered 503, as an overloaded Inventory would.</summary>
+    public volatile bool Down;
+
     public static decimal PriceOf(string sku) => 1.50m + int.Parse(sku[4..], System.Globalization.CultureInfo.InvariantCulture);
 
     protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
         Interlocked.Increment(ref _calls);
+        if (Down) return Task.FromResult(new HttpResponseMessage(HttpStatusCode.ServiceUnavailable));
         var skus = QueryHelpers.ParseQuery(request.RequestUri!.Query)["skus"].ToString().Split(',');
         var known = skus.Where(s => s.StartsWith("SKU-00", StringComparison.Ordinal) && s.Length == 8)
             .Select(s => new { sku = s, price = PriceOf(s) });

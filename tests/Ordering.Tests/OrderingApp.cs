@@ -49,9 +49,9 @@ public sealed class OrderingApp(string connectionString, string messaging, IRead
         builder.ConfigureLogging(logging => logging.AddProvider(Log));
         builder.ConfigureTestServices(services =>
         {
-            services.AddHttpClient(InventoryClient.Dependency).ConfigurePrimaryHttpMessageHandler(() => Inventory);
             foreach (var path in Enum.GetValues<ClientPath>())
             {
+                services.AddHttpClient(ClientPaths.ClientName(InventoryClient.Dependency, path)).ConfigurePrimaryHttpMessageHandler(() => Inventory);
                 services.AddHttpClient(ClientPaths.ClientName(PaymentClient.Dependency, path)).ConfigurePrimaryHttpMessageHandler(() => Payment);
             }
             // The relay is the Outbox library's subject (Outbox.Tests). Here it would publish test orders to the shared

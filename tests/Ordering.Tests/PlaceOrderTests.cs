@@ -5,7 +5,11 @@ using System.Text.Json;
 
 namespace ReliableShop.Ordering.Tests;
 
-public sealed class PlaceOrderFixture : AppFixture;
+public sealed class PlaceOrderFixture : AppFixture
+{
+    // These tests are about idempotency under concurrent duplicates, not admission: 30 at once must all get in.
+    protected override Dictionary<string, string>? Settings => new() { ["Admission:PermitLimit"] = "64" };
+}
 
 public sealed class PlaceOrderTests(PlaceOrderFixture fixture) : IClassFixture<PlaceOrderFixture>
 {

@@ -124,6 +124,52 @@ public sealed class ResilienceTests
         }, status => status == HttpStatusCode.Accepted, TimeSpan.FromSeconds(5), "the fallback accepts again once the backlog drained");
     }
 
+    // A placement that could only be refused later is refused first: with every Payment bulkhead permit taken and the
+    // backlog full, the 503 comes before Inventory is called; once a permit is free the same request is placed.
+    [Fact]
+    public async Task PaymentBulkheadFullAndBacklogFull_ShedBeforeAnyDependencyIsCalled()
+    {
+        await using var app = await OrderingApp.CreateAsync(new Dictionary<string, string>
+        {
+            ["Orders:MaxPaymentPending"] = "1",
+            ["Resilience:Payment:BulkheadPermitLimit"] = "1",
+            ["Resilience:Payment:BulkheadQueueLimit"] = "0",
+            ["Resilience:Payment:AttemptTimeout"] = "00:00:30",
+            ["Resilience:Payment:TotalTimeout"] = "00:00:40",
+            ["Resilience:Payment:SamplingDuration"] = "00:01:00",
+            ["Orders:RequestDeadline"] = "00:00:45",
+        });
+        using var client = app.Start();
+        var entered = app.Payment.HoldAuthorizations();
+        var holding = client.PlaceAsync(Requests.NewKey(), Requests.Body(("SKU-0025", 1)));
+        await entered.WaitAsync(TimeSpan.FromSeconds(10), Requests.Ct); // it holds the only Payment permit now
+        using (var pending = await client.PlaceAsync(Requests.NewKey(), Requests.Body(("SKU-0025", 1))))
+        {
+            Assert.Equal(HttpStatusCode.Accepted, pending.StatusCode); // refused by the bulkhead: the backlog (1) is full now
+        }
+        var inventoryBefore = app.Inventory.Calls;
+
+        var key = Requests.NewKey();
+        using var shed = await client.PlaceAsync(key, Requests.Body(("SKU-0025", 1)));
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, shed.StatusCode);
+        var problem = await shed.JsonAsync();
+        Assert.Equal(("payment", "pending-backlog-full"), (problem.GetProperty("dependency").GetString(), problem.GetProperty("reason").GetString()));
+        Assert.Equal(inventoryBefore, app.Inventory.Calls); // refused before any dependency was called
+        Assert.Equal(0, await Db.ScalarAsync<long>(app.ConnectionString, "SELECT count(*) FROM orders WHERE idempotency_key = $1", key));
+        app.Payment.Release();
+        using (var held = await holding.WaitAsync(TimeSpan.FromSeconds(30), Requests.Ct))
+        {
+            Assert.Equal(HttpStatusCode.Created, held.StatusCode);
+        }
+        // The PaymentPending order's job competes for the one permit: the same request is placed once it gets it.
+        await Eventually.WaitAsync(async () =>
+        {
+            using var again = await client.PlaceAsync(key, Requests.Body(("SKU-0025", 1)));
+            return again.StatusCode;
+        }, status => status == HttpStatusCode.Created, TimeSpan.FromSeconds(10), "placed once a permit was free");
+    }
+
     [Fact]
     public async Task CircuitBreakerReproduce_PaymentDown_EveryCallPaysAllAttemptsAndGets503()
     {
@@ -140,6 +186,28 @@ public sealed class ResilienceTests
             Assert.Equal(4, app.Payment.AuthorizeAttempts - before); // no breaker: 1 + 3 immediate retries, every time
         }
         Assert.Equal(["1", "2", "3", "4"], app.Payment.AttemptHeaders.Take(4));
+        Assert.Equal(0, await Db.ScalarAsync<long>(app.ConnectionString, "SELECT count(*) FROM orders"));
+    }
+
+    [Theory]
+    [InlineData("reproduce")]
+    [InlineData("contain")]
+    public async Task OverloadedInventory_ReproduceRetriesEveryCallAtOnce_ContainOpensTheBreaker(string state)
+    {
+        await using var app = await OrderingApp.CreateAsync(new Dictionary<string, string> { ["Resilience:Inventory:MinimumThroughput"] = "2" });
+        using var client = app.Start();
+        await client.SetModeAsync("overload", state);
+        app.Inventory.Down = true;
+
+        for (var i = 0; i < 6; i++)
+        {
+            using var response = await client.PlaceAsync(Requests.NewKey(), Requests.Body(("SKU-0023", 1)));
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+        }
+        // reproduce: the naive pipeline, no backpressure — 1 + 3 immediate retries per placement, and no breaker.
+        // contain: the protected one — retries within the budget, then the breaker stops the calls.
+        if (state == "reproduce") Assert.Equal(6 * 4, app.Inventory.Calls);
+        else Assert.True(app.Inventory.Calls < 6 * 2, $"{app.Inventory.Calls} Inventory calls for 6 placements");
         Assert.Equal(0, await Db.ScalarAsync<long>(app.ConnectionString, "SELECT count(*) FROM orders"));
     }
 

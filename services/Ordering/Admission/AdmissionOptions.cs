@@ -8,13 +8,20 @@ public sealed class AdmissionOptions
 {
     public const string SectionName = "Admission";
 
-    /// <summary>Order placements running at once; each holds a DB connection and a Payment slot for its duration.</summary>
+    /// <summary>
+    /// Order placements running at once; each holds a DB connection and a Payment slot for its duration. Sized BELOW
+    /// the narrowest dependency bulkhead (Payment's 16, which captures share), so the door is the bottleneck: the
+    /// excess is shed here, in memory, before any work — not deeper, after a lookup and a refused call. The overload
+    /// drill measured both: at 32 the 3 × C rejections were pending-backlog-full 503s at p99 216 ms, at 10 they are the
+    /// door's at p99 20 ms, with goodput 1.2 × C either way.
+    /// </summary>
     [Range(1, 10_000)]
-    public int PermitLimit { get; set; } = 32;
+    public int PermitLimit { get; set; } = 10;
 
-    /// <summary>Placements allowed to wait for a permit (oldest first); beyond this a request is shed at once.</summary>
+    /// <summary>Placements allowed to wait for a permit (oldest first); beyond this a request is shed at once. Small: a
+    /// queue only absorbs bursts; under sustained overload every queued request is latency added to an admitted one.</summary>
     [Range(0, 10_000)]
-    public int QueueLimit { get; set; } = 16;
+    public int QueueLimit { get; set; } = 4;
 
     /// <summary>A placement that waited longer than this for its permit is dropped (503): its caller has given up.</summary>
     [Range(typeof(TimeSpan), "00:00:00.010", "00:01:00")]

@@ -1,9 +1,8 @@
 // How Ordering calls a dependency, as resilience pipelines built side by side. Each client builds its OWN instances
 // (its own breaker, its own budget) from its own options section; there is no blanket handler shared by all clients.
 // The failure-mode toggles choose the path per call (ClientPaths): the protected pipeline normally and in `contain`,
-// the naive one in `reproduce` of retry-storm, retry-budget, circuit-breaker and timeouts-cascade.
+// the naive one in `reproduce` of retry-storm, retry-budget, circuit-breaker, timeouts-cascade and overload.
 // Doc: docs/failure-modes/circuit-breaker.md, retry-storm.md, retry-budget.md
-using System.Threading.RateLimiting;
 using Microsoft.Extensions.Http.Resilience;
 using Polly;
 using Polly.CircuitBreaker;
@@ -32,16 +31,24 @@ public static class ClientPaths
 {
     /// <summary>
     /// The path of a Payment call under the current toggles: naive in reproduce of every mode whose naive code is
-    /// "timeouts (and per-request retries) only". Inventory calls always take the protected path.
+    /// "timeouts (and per-request retries) only" — and of overload, whose naive system has no backpressure anywhere.
     /// </summary>
     public static ClientPath ForPayment(FailureModeSnapshot modes)
     {
-        if (modes["retry-storm"].Naive || modes["retry-budget"].Naive || modes["circuit-breaker"].Naive || modes["timeouts-cascade"].Naive)
+        if (modes["retry-storm"].Naive || modes["retry-budget"].Naive || modes["circuit-breaker"].Naive || modes["timeouts-cascade"].Naive
+            || modes["overload"].Naive)
         {
             return ClientPath.Naive;
         }
         return modes["retry-budget"].State == FailureModeState.Contain ? ClientPath.BudgetOnly : ClientPath.Protected;
     }
+
+    /// <summary>
+    /// The path of an Inventory call: protected, except in overload's reproduce. There the bulkhead, breaker and budget
+    /// would shed the excess at the dependency — backpressure the naive system does not have: its calls queue on the
+    /// HttpClient pool and retry at once, like every other queue of an overloaded service.
+    /// </summary>
+    public static ClientPath ForInventory(FailureModeSnapshot modes) => modes["overload"].Naive ? ClientPath.Naive : ClientPath.Protected;
 
     public static string ClientName(string dependency, ClientPath path) => path switch
     {
@@ -62,7 +69,8 @@ public static class ClientResilience
     }
 
     public static void Configure(ResiliencePipelineBuilder<HttpResponseMessage> pipeline, string dependency, ClientPath path,
-        ClientResilienceOptions options, OrderingMetrics metrics, RetryBudget.RetryBudget budget, FailureModeToggles toggles)
+        ClientResilienceOptions options, OrderingMetrics metrics, RetryBudget.RetryBudget budget, FailureModeToggles toggles,
+        DependencyBulkheads bulkheads)
     {
         if (path == ClientPath.Naive)
         {
@@ -112,12 +120,7 @@ public static class ClientResilience
             });
         }
         pipeline
-            .AddConcurrencyLimiter(new ConcurrencyLimiterOptions
-            {
-                PermitLimit = options.BulkheadPermitLimit,
-                QueueLimit = options.BulkheadQueueLimit,
-                QueueProcessingOrder = QueueProcessingOrder.OldestFirst,
-            })
+            .AddRateLimiter(bulkheads.For(ClientPaths.ClientName(dependency, path), options))
             .AddTimeout(new HttpTimeoutStrategyOptions { Name = "attempt", Timeout = options.AttemptTimeout });
 
         ValueTask Changed(CircuitState state)

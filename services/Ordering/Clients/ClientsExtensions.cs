@@ -14,8 +14,9 @@ public static class ClientsExtensions
     public static IServiceCollection AddDependencyClients(this IServiceCollection services)
     {
         services.AddValidatedOptions<ServicesOptions>(ServicesOptions.SectionName);
+        services.AddSingleton<DependencyBulkheads>();
         services.AddDependency<InventoryResilienceOptions>(InventoryClient.Dependency, InventoryResilienceOptions.SectionName,
-            s => s.Inventory, [ClientPath.Protected], BudgetLimits.FromOptions);
+            s => s.Inventory, [ClientPath.Protected, ClientPath.Naive], BudgetLimits.FromOptions);
         services.AddDependency<PaymentResilienceOptions>(PaymentClient.Dependency, PaymentResilienceOptions.SectionName,
             s => s.Payment, [ClientPath.Protected, ClientPath.BudgetOnly, ClientPath.Naive], BudgetLimits.ForPayment);
         services.AddSingleton<InventoryClient>();
@@ -52,7 +53,8 @@ public static class ClientsExtensions
                     context.ServiceProvider.GetRequiredService<IOptions<TOptions>>().Value,
                     context.ServiceProvider.GetRequiredService<OrderingMetrics>(),
                     context.ServiceProvider.GetRequiredKeyedService<RetryBudget.RetryBudget>(dependency),
-                    context.ServiceProvider.GetRequiredService<FailureModeToggles>()));
+                    context.ServiceProvider.GetRequiredService<FailureModeToggles>(),
+                    context.ServiceProvider.GetRequiredService<DependencyBulkheads>()));
             // Added after (= inside) the resilience handler: it sees every attempt, not just the logical call.
             client.AddHttpMessageHandler(sp => new AttemptHeaderHandler(dependency, sp.GetRequiredService<OrderingMetrics>()));
         }

@@ -10,7 +10,7 @@ namespace ReliableShop.Ordering.Clients;
 
 public enum PaymentOutcome { Done, Conflict, NotFound }
 
-public sealed class PaymentClient(IHttpClientFactory clients, FailureModeToggles toggles, OrderingMetrics metrics)
+public sealed class PaymentClient(IHttpClientFactory clients, FailureModeToggles toggles, OrderingMetrics metrics, DependencyBulkheads bulkheads)
 {
     public const string Dependency = "payment";
     public const string Currency = "EUR";
@@ -33,6 +33,9 @@ public sealed class PaymentClient(IHttpClientFactory clients, FailureModeToggles
         var authorization = await response.Content.ReadFromJsonAsync<AuthorizationResponse>(ct);
         return authorization?.Id ?? throw new InvalidOperationException("Payment answered an authorization without an id.");
     }
+
+    /// <summary>True when a call now would be refused by this replica's Payment bulkhead (every permit taken).</summary>
+    public bool Saturated => bulkheads.Full(ClientPaths.ClientName(Dependency, ClientPaths.ForPayment(toggles.Current)));
 
     public Task<PaymentOutcome> CaptureAsync(Guid authorizationId, CancellationToken ct) => ActAsync(authorizationId, "capture", ct);
 

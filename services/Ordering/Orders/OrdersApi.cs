@@ -51,6 +51,8 @@ public static class OrdersApi
         var downstream = deps.Toggles["timeouts-cascade"].Naive ? CancellationToken.None : deadline.Token;
         try
         {
+            // Shed first, before even the replay lookup: a request that can only be refused is refused without work.
+            await OrderPlacement.ShedIfOnlyRefusalIsLeftAsync(deps, downstream);
             // Replay fast path: a retried request is answered from the database; no dependency is called again.
             if (await OrderQueries.FindByKeyAsync(deps.Db, key, downstream) is { } stored) return await ReplayAsync(deps, stored, hash, downstream);
             return await PlaceNewAsync(request!, key, hash, deps, downstream);
@@ -59,7 +61,9 @@ public static class OrdersApi
         {
             return Unavailable(deps.Http, e);
         }
-        catch (OperationCanceledException e) when (deadline.IsCancellationRequested && !ct.IsCancellationRequested)
+        // The deadline passed. Npgsql reports a cancellation that had to break the connection mid-read as an
+        // NpgsqlException (IOException inside), not as OperationCanceledException: seen as a 500 in the overload drill.
+        catch (Exception e) when ((e is OperationCanceledException or NpgsqlException) && deadline.IsCancellationRequested && !ct.IsCancellationRequested)
         {
             return Unavailable(deps.Http, new DependencyUnavailableException("deadline", "deadline-exceeded", TimeSpan.FromSeconds(1),
                 $"Not placed within {deps.Options.Value.RequestDeadline.TotalMilliseconds:0} ms; nothing was written.", e));

@@ -24,10 +24,16 @@ public sealed class PaymentPendingBacklog(NpgsqlDataSource db, IOptions<OrdersOp
     /// <summary>True: the caller may accept one more order as PaymentPending. False: the backlog is full — shed.</summary>
     public async ValueTask<bool> TryAcceptAsync(CancellationToken ct)
     {
-        if (time.GetTimestamp() >= Volatile.Read(ref refreshDue)) await RefreshAsync(ct);
-        if (Volatile.Read(ref counted) + Interlocked.Read(ref acceptedSince) >= options.Value.MaxPaymentPending) return false;
+        if (await IsFullAsync(ct)) return false;
         Interlocked.Increment(ref acceptedSince);
         return true;
+    }
+
+    /// <summary>True when no order can be accepted as PaymentPending now (the same count TryAcceptAsync decides on).</summary>
+    public async ValueTask<bool> IsFullAsync(CancellationToken ct)
+    {
+        if (time.GetTimestamp() >= Volatile.Read(ref refreshDue)) await RefreshAsync(ct);
+        return Volatile.Read(ref counted) + Interlocked.Read(ref acceptedSince) >= options.Value.MaxPaymentPending;
     }
 
     private async Task RefreshAsync(CancellationToken ct)
