@@ -1,0 +1,115 @@
+// Drill: overload (docs/failure-modes/overload.md). First the capacity C is MEASURED in this run (the highest offered
+// rate whose p99 ≤ 1 s with < 1 % failures), then 3 × C is offered (30 s). reproduce: no limiter at the door and no
+// backpressure at the dependency clients — every request is admitted, every call queues and retries at once, latency
+// passes the SLO and goodput collapses while the system stays busy. contain: the concurrency limiter at the door,
+// sized below the narrowest dependency bulkhead, sheds the excess at once (503 + Retry-After) before any work, stale
+// queued requests are dropped, so what is admitted is served within the SLO: goodput stays near C. Afterwards, at
+// 0.5 × C, latency is back to baseline within 5 s. Criteria: failure-modes.md § 4.
+// Goodput, here and in C, counts orders placed (201) within the SLO: a 202 is an order accepted as PaymentPending — its
+// work deferred, not done — and answers fast, so counting it would measure the fallback, not the system's capacity.
+using ReliableShop.TestServers;
+
+namespace ReliableShop.SystemTests.Drills;
+
+[Collection(SystemCollection.Name)]
+public sealed class OverloadDrillTests(SystemFixture system, ITestOutputHelper output) : IAsyncLifetime
+{
+    private static readonly TimeSpan Slo = TimeSpan.FromSeconds(1);
+    private const double FloorProbeRps = 20;
+    private static readonly double[] CapacitySteps = [20, 40, 60, 80, 100, 120, 140];
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+    private readonly Drill drill = new(system, "overload", output);
+
+    public async ValueTask InitializeAsync() => await OrderTraffic.RaiseStockAsync(system, Ct);
+
+    public async ValueTask DisposeAsync()
+    {
+        await drill.ResetModesAsync(CancellationToken.None);
+        await drill.DrainPaymentAsync(CancellationToken.None);
+    }
+
+    [Fact]
+    public async Task ThreeTimesCapacity_ReproduceCollapsesGoodput_ContainKeepsItNearCapacity()
+    {
+        // Orders alternate over the Ordering replicas, as a load balancer spreads them (see the circuit-breaker drill).
+        using var ordering = new ReplicaClients(system, "ordering", TimeSpan.FromSeconds(15));
+        Func<HttpClient> http = ordering.Next;
+        await OrderTraffic.WarmUpAsync(http, Ct);
+        drill.Record(LoadReport.Header);
+
+        // C: the highest step that still meets the SLO (p99 ≤ 1 s, < 1 % not served).
+        var capacity = CapacitySteps[0];
+        foreach (var rps in CapacitySteps)
+        {
+            var step = await RunAsync(http, $"capacity step {rps}/s", [LoadStage.Constant(rps, TimeSpan.FromSeconds(5))]);
+            if (step.P99Ms > Slo.TotalMilliseconds || step.Succeeded < 0.99 * step.Sent) break;
+            capacity = rps;
+        }
+        drill.Record($"  measured capacity C = {capacity} orders/s");
+        await SettleAsync();
+        var baseline = await RunAsync(http, "baseline 0.5C", [LoadStage.Constant(0.5 * capacity, TimeSpan.FromSeconds(5))]);
+
+        await drill.SetAsync("reproduce", Ct);
+        var reproduce = await RunAsync(http, "reproduce 3C", [LoadStage.Constant(3 * capacity, TimeSpan.FromSeconds(30))]);
+        await drill.SetAsync("off", Ct);
+        await SettleAsync();
+
+        await drill.SetAsync("contain", Ct);
+        var contain2 = await RunAsync(http, "contain 2C", [LoadStage.Constant(2 * capacity, TimeSpan.FromSeconds(5))]);
+        // The floor of any answer on this host under this load, measured beside the rejections: GET /alive (no limiter,
+        // no I/O) at a light rate on the same replicas, during the same 3 × C. Latency counts from the intended send
+        // time, so the generator's and the scheduler's delays on 2 shared cores are in it — as they are in a rejection's.
+        var floorProbe = OpenLoopLoad.RunAsync("  floor: GET /alive", new LoadOptions([LoadStage.Constant(FloorProbeRps, TimeSpan.FromSeconds(15))], Slo),
+            async (_, ct) =>
+            {
+                using var response = await http().GetAsync("/alive", ct);
+                return response.IsSuccessStatusCode ? Outcome.Success : Outcome.Error;
+            }, Ct);
+        var contain = await RunAsync(http, "contain 3C", [LoadStage.Constant(3 * capacity, TimeSpan.FromSeconds(15))]);
+        var floor = await floorProbe;
+        drill.Record(floor);
+        var admission = await drill.StatsAsync("ordering", Ct);
+        drill.Record($"  contain: in-flight writes peaked at {admission.Max(s => Drill.Read(s, "ordering.admission.writesInFlightMax"))} " +
+            $"per replica; stale queued requests dropped {admission.Sum(s => Drill.Read(s, "ordering.admission.droppedStale"))}");
+        var after1 = await RunAsync(http, "contain 0.5C 0-5s", [LoadStage.Constant(0.5 * capacity, TimeSpan.FromSeconds(5))]);
+        var after2 = await RunAsync(http, "contain 0.5C 5-10s", [LoadStage.Constant(0.5 * capacity, TimeSpan.FromSeconds(5))]);
+
+        await drill.SetAsync("off", Ct);
+        await drill.DrainPaymentAsync(Ct);
+        var settled = await Eventually.WaitAsync(() => Invariants.CheckAsync(system, Ct), r => r.AllZero, TimeSpan.FromMinutes(3),
+            "every order settled after the drill, invariants zero");
+        drill.Record($"goodput ÷ C: reproduce {reproduce.GoodputRps / capacity:0.00}, contain 2C {contain2.GoodputRps / capacity:0.00}, " +
+            $"contain 3C {contain.GoodputRps / capacity:0.00}; contain 3C rejections p99 ÷ floor p99 {contain.RejectedP99Ms / floor.P99Ms:0.00}; {settled}");
+
+        Assert.Equal(0, reproduce.Dropped + contain.Dropped); // the generator kept its schedule: the offered load was real
+        // reproduce: goodput < 30 % of C at 3 × C.
+        Assert.True(reproduce.GoodputRps < 0.3 * capacity, $"reproduce goodput {reproduce.GoodputRps:0.0}/s, expected < 30 % of C = {capacity}");
+        // contain: goodput ≥ 90 % of C, admitted p99 ≤ 1 s, rejections p99 ≤ 20 ms — or, where this host cannot answer
+        // anything that fast under 3 × C, no slower than 1.5 × the floor measured beside them: a rejection costs no
+        // more than any answer. A shed that comes after work (a database lookup, a dependency call) does not pass.
+        Assert.True(contain.GoodputRps >= 0.9 * capacity, $"contain goodput {contain.GoodputRps:0.0}/s, expected ≥ 90 % of C = {capacity}");
+        Assert.True(contain.SuccessP99Ms <= Slo.TotalMilliseconds, $"contain admitted p99 {contain.SuccessP99Ms:0} ms");
+        Assert.True(contain.RejectedP99Ms <= Math.Max(20, 1.5 * floor.P99Ms),
+            $"contain rejections p99 {contain.RejectedP99Ms:0.0} ms, expected ≤ 20 ms or ≤ 1.5 × the floor p99 {floor.P99Ms:0.0} ms");
+        Assert.Equal(floor.Sent, floor.Succeeded);
+        // afterwards at 0.5 × C: back to baseline within 5 s.
+        Assert.True(after2.P99Ms <= Math.Max(1.5 * baseline.P99Ms, baseline.P99Ms + 50), $"0.5C after contain: p99 {after2.P99Ms:0} ms vs baseline {baseline.P99Ms:0} ms");
+        _ = after1;
+    }
+
+    private async Task<LoadReport> RunAsync(Func<HttpClient> http, string name, IReadOnlyList<LoadStage> stages)
+    {
+        await drill.ResetStatsAsync(Ct);
+        var traffic = new OrderTraffic(http, OrderTraffic.DrillSkus, pendingIsSuccess: false);
+        var report = await OpenLoopLoad.RunAsync(name, new LoadOptions(stages, Slo, MaxInFlight: 5000, RequestTimeout: TimeSpan.FromSeconds(15)),
+            traffic.PlaceAsync, Ct);
+        drill.Record(report);
+        drill.Record($"  {name}: {traffic}");
+        return report;
+    }
+
+    // Between phases: wait until no placement is in flight anywhere, so one phase's backlog is not the next one's load.
+    private Task SettleAsync() => Eventually.WaitAsync(
+        async () => (await drill.StatsAsync("ordering", Ct)).Sum(s => Drill.Read(s, "ordering.admission.writesInFlight")),
+        inFlight => inFlight == 0, TimeSpan.FromSeconds(60), "no placement in flight");
+}
