@@ -18,10 +18,12 @@ public sealed class AdmissionOptions
     [Range(1, 10_000)]
     public int PermitLimit { get; set; } = 10;
 
-    /// <summary>Placements allowed to wait for a permit (oldest first); beyond this a request is shed at once. Small: a
-    /// queue only absorbs bursts; under sustained overload every queued request is latency added to an admitted one.</summary>
+    /// <summary>Placements allowed to wait for a permit (oldest first); beyond this a request is shed at once. None by
+    /// default: a queued request is judged against MaxQueueWait only when it gets its permit, so behind a slow Payment
+    /// (timeouts-cascade, 2 s per call) a queue of 4 turned into 503s answered after 1.6 s, where the spec wants every
+    /// rejection answered at once.</summary>
     [Range(0, 10_000)]
-    public int QueueLimit { get; set; } = 4;
+    public int QueueLimit { get; set; } = 0;
 
     /// <summary>A placement that waited longer than this for its permit is dropped (503): its caller has given up.</summary>
     [Range(typeof(TimeSpan), "00:00:00.010", "00:01:00")]

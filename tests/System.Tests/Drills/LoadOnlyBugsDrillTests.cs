@@ -101,7 +101,15 @@ public sealed class LoadOnlyBugsDrillTests(SystemFixture system, ITestOutputHelp
         var statuses = string.Join(" ", answers.GroupBy(a => (int)a.Status).OrderBy(g => g.Key).Select(g => $"{g.Key}×{g.Count()}"));
         var distinct = answers.Where(a => a.OrderId is not null).Select(a => a.OrderId).Distinct().Count();
         drill.Record($"{state} cart burst {run}: 50 submissions → {orders} orders in the database, {distinct} distinct order ids answered ({statuses})");
-        if (state == "contain") Assert.All(answers, a => Assert.True(a.Status is HttpStatusCode.Created or HttpStatusCode.OK or HttpStatusCode.Conflict, $"{a.Status}"));
+        // contain: every answer is the cart's one order (201, or 200 replaying it), a conflict, or a shed — Ordering's door
+        // (10 permits per replica, no queue) refuses part of a 50-burst with 503 + Retry-After, and a shed writes
+        // nothing: the count of orders above says so. At least one submission placed the order.
+        if (state == "contain")
+        {
+            Assert.All(answers, a => Assert.True(
+                a.Status is HttpStatusCode.Created or HttpStatusCode.OK or HttpStatusCode.Conflict or HttpStatusCode.ServiceUnavailable, $"{a.Status}"));
+            Assert.Contains(answers, a => a.Status == HttpStatusCode.Created);
+        }
         return (int)Math.Max(0, orders - 1);
     }
 

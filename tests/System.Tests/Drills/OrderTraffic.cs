@@ -24,6 +24,10 @@ public sealed class OrderTraffic(Func<HttpClient> ordering, IReadOnlyList<string
 
     public IReadOnlyDictionary<int, long> Statuses => statuses;
     public long Count(int status) => statuses.GetValueOrDefault(status);
+    /// <summary>Orders Ordering's door refused before any work (429, 503 "Too many requests in flight" or "Waited too
+    /// long for admission"): they never became a request to a dependency.</summary>
+    public long ShedAtTheDoor => Count(429) + unavailable.GetValueOrDefault(AdmissionTitles.InFlight) + unavailable.GetValueOrDefault(AdmissionTitles.Stale);
+
     public long ServerErrors => statuses.Where(s => s.Key >= 500 && s.Key != 503).Sum(s => s.Value) + Count(503);
 
     public static async Task RaiseStockAsync(SystemFixture system, CancellationToken ct)
@@ -96,4 +100,11 @@ public sealed class OrderTraffic(Func<HttpClient> ordering, IReadOnlyList<string
     public override string ToString() =>
         "statuses: " + string.Join(", ", statuses.OrderBy(s => s.Key).Select(s => $"{(s.Key == 0 ? "none" : s.Key.ToString())}×{s.Value}")) +
         (unavailable.IsEmpty ? "" : " (503: " + string.Join(", ", unavailable.OrderByDescending(u => u.Value).Select(u => $"{u.Key} ×{u.Value}")) + ")");
+}
+
+/// <summary>The titles of the 503s Ordering's admission control answers (services/Ordering/Admission/AdmissionControl.cs).</summary>
+public static class AdmissionTitles
+{
+    public const string InFlight = "Too many requests in flight";
+    public const string Stale = "Waited too long for admission";
 }

@@ -16,7 +16,7 @@ namespace ReliableShop.SystemTests.Drills;
 public sealed class TimeoutsCascadeDrillTests(SystemFixture system, ITestOutputHelper output) : IAsyncLifetime
 {
     private const double WriteRps = 20, ReadRps = 20;
-    private const int PermitLimit = 10, QueueLimit = 4; // Ordering's Admission section (appsettings.json), per replica
+    private const int PermitLimit = 10, QueueLimit = 0; // Ordering's Admission section (appsettings.json), per replica
     private const double ReadP99FloorMs = 50;
     private static readonly object Fault = new { paymentServiceTimeMs = 2000 };
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
