@@ -16,6 +16,7 @@ public sealed class OverloadDrillTests(SystemFixture system, ITestOutputHelper o
 {
     private static readonly TimeSpan Slo = TimeSpan.FromSeconds(1);
     private const double FloorProbeRps = 20;
+    private const int PermitLimit = 10, QueueLimit = 0; // Ordering's Admission section (appsettings.json), per replica
     private static readonly double[] CapacitySteps = [20, 40, 60, 80, 100, 120, 140];
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
     private readonly Drill drill = new(system, "overload", output);
@@ -69,7 +70,8 @@ public sealed class OverloadDrillTests(SystemFixture system, ITestOutputHelper o
         var floor = await floorProbe;
         drill.Record(floor);
         var admission = await drill.StatsAsync("ordering", Ct);
-        drill.Record($"  contain: in-flight writes peaked at {admission.Max(s => Drill.Read(s, "ordering.admission.writesInFlightMax"))} " +
+        var inFlightMax = admission.Max(s => Drill.Read(s, "ordering.admission.writesInFlightMax"));
+        drill.Record($"  contain: in-flight writes peaked at {inFlightMax} " +
             $"per replica; stale queued requests dropped {admission.Sum(s => Drill.Read(s, "ordering.admission.droppedStale"))}");
         var after1 = await RunAsync(http, "contain 0.5C 0-5s", [LoadStage.Constant(0.5 * capacity, TimeSpan.FromSeconds(5))]);
         var after2 = await RunAsync(http, "contain 0.5C 5-10s", [LoadStage.Constant(0.5 * capacity, TimeSpan.FromSeconds(5))]);
@@ -92,6 +94,8 @@ public sealed class OverloadDrillTests(SystemFixture system, ITestOutputHelper o
         Assert.True(contain.RejectedP99Ms <= Math.Max(20, 1.5 * floor.P99Ms),
             $"contain rejections p99 {contain.RejectedP99Ms:0.0} ms, expected ≤ 20 ms or ≤ 1.5 × the floor p99 {floor.P99Ms:0.0} ms");
         Assert.Equal(floor.Sent, floor.Succeeded);
+        // contain: queues within bounds — placements in flight never above the door's permits + queue on any replica.
+        Assert.True(inFlightMax <= PermitLimit + QueueLimit, $"contain: in-flight writes peaked at {inFlightMax} per replica");
         // afterwards at 0.5 × C: back to baseline within 5 s.
         Assert.True(after2.P99Ms <= Math.Max(1.5 * baseline.P99Ms, baseline.P99Ms + 50), $"0.5C after contain: p99 {after2.P99Ms:0} ms vs baseline {baseline.P99Ms:0} ms");
         _ = after1;
