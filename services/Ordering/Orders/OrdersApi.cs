@@ -1,7 +1,7 @@
-// POST /api/orders: validate → replay if the key is known → prices (Inventory) → authorize (Payment, keyed, outside
-// any transaction) → ONE short transaction (order + lines + history + outbox) → 201; Payment unavailable ⇒ 202
-// PaymentPending (the circuit-breaker fallback). Retries and concurrent
-// duplicates of one Idempotency-Key get the same order; nothing is written for a request that fails validation.
+// POST /api/orders: validate → shed if only a refusal is left → replay if the key is known → prices (Inventory) →
+// authorize (Payment, keyed, outside any transaction) → ONE short transaction (order + lines + history + outbox) → 201;
+// Payment unavailable ⇒ 202 PaymentPending (the circuit-breaker fallback). Retries and concurrent duplicates of one
+// Idempotency-Key get the same order; nothing is written for a request that fails validation.
 // Doc: docs/failure-modes/race-conditions.md
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
