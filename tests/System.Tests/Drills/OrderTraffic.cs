@@ -6,6 +6,7 @@
 using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Http.Json;
+using ReliableShop.TestServers;
 
 namespace ReliableShop.SystemTests.Drills;
 
@@ -26,7 +27,8 @@ public sealed class OrderTraffic(Func<HttpClient> ordering, IReadOnlyList<string
     public long Count(int status) => statuses.GetValueOrDefault(status);
     /// <summary>Orders Ordering's door refused before any work (429, 503 "Too many requests in flight" or "Waited too
     /// long for admission"): they never became a request to a dependency.</summary>
-    public long ShedAtTheDoor => Count(429) + unavailable.GetValueOrDefault(AdmissionTitles.InFlight) + unavailable.GetValueOrDefault(AdmissionTitles.Stale);
+    public long ShedAtTheDoor => Count(429) + unavailable.GetValueOrDefault(OrderingAdmission.InFlightTitle)
+        + unavailable.GetValueOrDefault(OrderingAdmission.StaleTitle);
 
     public long ServerErrors => statuses.Where(s => s.Key >= 500 && s.Key != 503).Sum(s => s.Value) + Count(503);
 
@@ -102,9 +104,25 @@ public sealed class OrderTraffic(Func<HttpClient> ordering, IReadOnlyList<string
         (unavailable.IsEmpty ? "" : " (503: " + string.Join(", ", unavailable.OrderByDescending(u => u.Value).Select(u => $"{u.Key} ×{u.Value}")) + ")");
 }
 
-/// <summary>The titles of the 503s Ordering's admission control answers (services/Ordering/Admission/AdmissionControl.cs).</summary>
-public static class AdmissionTitles
+/// <summary>
+/// Ordering's admission control as the drills see it: the titles of the 503s it answers
+/// (services/Ordering/Admission/AdmissionControl.cs) and its per-replica limits, read from the appsettings.json the
+/// services run with — one source, so a drill's bound cannot drift from the configuration.
+/// </summary>
+public static class OrderingAdmission
 {
-    public const string InFlight = "Too many requests in flight";
-    public const string Stale = "Waited too long for admission";
+    public const string InFlightTitle = "Too many requests in flight";
+    public const string StaleTitle = "Waited too long for admission";
+
+    private static readonly Lazy<(int Permits, int Queue)> Limits = new(() =>
+    {
+        var path = Path.Combine(Servers.RepositoryRoot(), "services", "Ordering", "appsettings.json");
+        using var settings = System.Text.Json.JsonDocument.Parse(File.ReadAllText(path),
+            new System.Text.Json.JsonDocumentOptions { CommentHandling = System.Text.Json.JsonCommentHandling.Skip, AllowTrailingCommas = true });
+        var admission = settings.RootElement.GetProperty("Admission");
+        return (admission.GetProperty("PermitLimit").GetInt32(), admission.GetProperty("QueueLimit").GetInt32());
+    });
+
+    /// <summary>Placements one replica admits at once, running or queued (Admission:PermitLimit + QueueLimit).</summary>
+    public static int WritesBound => Limits.Value.Permits + Limits.Value.Queue;
 }
