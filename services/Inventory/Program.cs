@@ -14,6 +14,7 @@ builder.AddFailureModes();                                                      
 builder.AddNpgsqlDataSource("inventory");                                             // ConnectionStrings:inventory
 builder.Services.AddDatabaseMigrations(InventorySchema.All);                          // Database/: catalog, reservations, outbox, stock accounting
 builder.AddCatalog();                                                                 // Catalog/: store + Redis cache (ConnectionStrings:redis)
+builder.Services.AddCatalogViews();                                                   // Catalog/CatalogViews*.cs: view counts, written behind (overload)
 builder.AddReservations();                                                            // Reservations/: OrderPlaced consumer, outbox relay
 builder.Services.AddInventoryStats();                                                 // Admin/InventoryStats.cs: sections of /admin/stats
 builder.Services.AddOpenApi();
@@ -23,7 +24,9 @@ var app = builder.Build();
 app.MapDefaultEndpoints();                                                            // /health, /alive
 app.MapOpenApi();                                                                     // /openapi/v1.json
 app.MapCatalogApi();                                                                  // /api/catalog/items, /api/catalog/prices
-app.MapAdminGroup().MapCatalogAdminApi();                                             // PUT /admin/catalog/items/{sku}
+app.MapCatalogViewsApi();                                                             // POST /api/catalog/items/{sku}/views
+app.MapAdminGroup().MapCatalogAdminApi()                                              // PUT /admin/catalog/items/{sku}
+    .MapReservationsAdminApi();                                                       // POST /admin/reservations/pause, /resume
 app.MapFailureModesAdmin();                                                           // /admin/failure-modes
 app.MapDrillStatsAdmin();                                                             // /admin/stats
 app.MapInventoryInvariants();                                                         // Invariants/: GET /admin/invariants (+ /outcomes)

@@ -21,17 +21,30 @@ public sealed class InventoryApp(IReadOnlyDictionary<string, string?> settings) 
 
     public string KeyPrefix => settings["Cache:KeyPrefix"]!;
 
+    /// <summary>True: the host keeps RabbitMQ (the test vhost) instead of the in-memory bus, for a guarantee that is the
+    /// broker's (prefetch). Give it a queue of its own (Reservations:QueueName).</summary>
+    public bool OnBroker { get; private init; }
+
     public static Task<InventoryApp> CreateAsync(params (string Key, string? Value)[] overrides) => CreateAsync(poolWait: null, overrides);
 
     /// <param name="poolWait">Npgsql's wait for a pooled connection (Timeout; 15 s by default), for a test that queues
     /// hundreds of transactions behind one row lock on purpose.</param>
-    public static async Task<InventoryApp> CreateAsync(TimeSpan? poolWait, params (string Key, string? Value)[] overrides)
+    public static Task<InventoryApp> CreateAsync(TimeSpan? poolWait, params (string Key, string? Value)[] overrides) =>
+        CreateAsync(poolWait, maxPoolSize: null, onBroker: false, overrides);
+
+    /// <summary>A host on the real broker, with an Npgsql pool of <paramref name="maxPoolSize"/> connections.</summary>
+    public static Task<InventoryApp> CreateOnBrokerAsync(int maxPoolSize, params (string Key, string? Value)[] overrides) =>
+        CreateAsync(poolWait: null, maxPoolSize, onBroker: true, overrides);
+
+    private static async Task<InventoryApp> CreateAsync(
+        TimeSpan? poolWait, int? maxPoolSize, bool onBroker, (string Key, string? Value)[] overrides)
     {
-        var database = await Servers.CreateDatabaseAsync("inventory");
-        if (poolWait is { } wait) database = new NpgsqlConnectionStringBuilder(database) { Timeout = (int)wait.TotalSeconds }.ConnectionString;
+        var database = new NpgsqlConnectionStringBuilder(await Servers.CreateDatabaseAsync("inventory"));
+        if (poolWait is { } wait) database.Timeout = (int)wait.TotalSeconds;
+        if (maxPoolSize is { } size) database.MaxPoolSize = size;
         var settings = new Dictionary<string, string?>
         {
-            ["ConnectionStrings:inventory"] = database,
+            ["ConnectionStrings:inventory"] = database.ConnectionString,
             ["ConnectionStrings:redis"] = await Servers.RedisAsync(),
             ["ConnectionStrings:messaging"] = await Servers.RabbitMqAsync(),
             ["Admin:Key"] = AdminKey,
@@ -43,7 +56,7 @@ public sealed class InventoryApp(IReadOnlyDictionary<string, string?> settings) 
         {
             settings[key] = value;
         }
-        return new InventoryApp(settings);
+        return new InventoryApp(settings) { OnBroker = onBroker };
     }
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)
@@ -53,7 +66,7 @@ public sealed class InventoryApp(IReadOnlyDictionary<string, string?> settings) 
             builder.UseSetting(key, value);
         }
         // Keeps the registered consumers (and their definitions) but swaps RabbitMQ for an in-memory bus.
-        builder.ConfigureTestServices(services => services.AddMassTransitTestHarness());
+        if (!OnBroker) builder.ConfigureTestServices(services => services.AddMassTransitTestHarness());
     }
 
     public HttpClient CreateAdminClient()

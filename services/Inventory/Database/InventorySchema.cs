@@ -55,6 +55,15 @@ public static class InventorySchema
         SET received = c.available + coalesce((SELECT sum(r.quantity) FROM reservations r WHERE r.sku = c.sku), 0);
         """);
 
+    // Product popularity, written behind by Catalog/CatalogViewWriter.cs. No foreign key to catalog_items: a view of an
+    // unknown SKU must not fail the batch it is written in (the route checks the format only, never the database).
+    public static readonly SchemaMigration CatalogViews = new("0004_catalog_views", """
+        CREATE TABLE catalog_item_views (
+            sku   text   PRIMARY KEY,
+            views bigint NOT NULL CHECK (views >= 0)
+        );
+        """);
+
     /// <summary>Every migration, in the order they run.</summary>
-    public static SchemaMigration[] All => [Initial, Outbox, StockAccounting, SessionTimeouts.Migration("0021_session_timeouts")];
+    public static SchemaMigration[] All => [Initial, Outbox, StockAccounting, SessionTimeouts.Migration("0021_session_timeouts"), CatalogViews];
 }

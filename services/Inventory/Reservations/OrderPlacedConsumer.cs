@@ -7,7 +7,8 @@ using ReliableShop.Drills;
 namespace ReliableShop.Inventory.Reservations;
 
 public sealed class OrderPlacedConsumer(
-    StockReservation reservation, ConsumerStats stats, PoisonInjection poison, ILogger<OrderPlacedConsumer> logger)
+    StockReservation reservation, ConsumerStats stats, OrderPlacedIntake intake, PoisonInjection poison,
+    ILogger<OrderPlacedConsumer> logger)
     : IConsumer<OrderPlaced>
 {
     public const string StatsName = "orderPlaced";
@@ -15,6 +16,7 @@ public sealed class OrderPlacedConsumer(
     public async Task Consume(ConsumeContext<OrderPlaced> context)
     {
         stats.Received(StatsName, context);
+        using var running = intake.Consuming();
         var messageId = context.MessageId ?? throw new InvalidOperationException("OrderPlaced without a MessageId cannot be deduplicated.");
         var result = await reservation.ReserveAsync(context.Message.OrderId, context.Message.Lines, messageId, context.CancellationToken);
         if (result == ReservationResult.Duplicate) stats.Duplicate(StatsName);

@@ -1,6 +1,7 @@
 // Retry beside the consumer: transient PostgreSQL failures (connection loss, deadlock, serialization failure, a
 // concurrent duplicate hitting a PRIMARY KEY) are retried in-process a few times; anything else goes to the
 // _error queue at once. Retrying is safe: the whole reservation is one transaction, guarded by the inbox.
+// The endpoint itself (queue, prefetch, concurrency) is OrderPlacedIntake's: its limits follow the overload toggle.
 using MassTransit;
 using Npgsql;
 
@@ -8,15 +9,6 @@ namespace ReliableShop.Inventory.Reservations;
 
 public sealed class OrderPlacedConsumerDefinition : ConsumerDefinition<OrderPlacedConsumer>
 {
-    /// <summary>The queue Inventory consumes OrderPlaced from (bound to the OrderPlaced exchange).</summary>
-    public const string QueueName = "inventory-order-placed";
-
-    public OrderPlacedConsumerDefinition()
-    {
-        EndpointName = QueueName;
-        ConcurrentMessageLimit = 16; // ≤ a fraction of the Npgsql pool (100): reservations must not starve catalog reads
-    }
-
     protected override void ConfigureConsumer(IReceiveEndpointConfigurator endpointConfigurator,
         IConsumerConfigurator<OrderPlacedConsumer> consumerConfigurator, IRegistrationContext context)
     {

@@ -1,6 +1,8 @@
-// Registers the OrderPlaced consumer (queue "inventory-order-placed") and Inventory's outbox relay for its events.
+// Registers the OrderPlaced consumer (its endpoint is OrderPlacedIntake's, limits set by the overload toggle), the admin
+// API that pauses and resumes it, and Inventory's outbox relay for its events.
 using MassTransit;
 using ReliableShop.Contracts;
+using ReliableShop.Drills;
 using ReliableShop.Outbox;
 
 namespace ReliableShop.Inventory.Reservations;
@@ -11,12 +13,35 @@ public static class ReservationsExtensions
     {
         builder.AddMessaging(bus =>
         {
-            bus.AddConsumer<OrderPlacedConsumer, OrderPlacedConsumerDefinition>();
+            bus.AddConsumer<OrderPlacedConsumer, OrderPlacedConsumerDefinition>().ExcludeFromConfigureEndpoints(); // OrderPlacedIntake connects it
             bus.AddConsumer<Catalog.CatalogItemChangedConsumer, Catalog.CatalogItemChangedConsumerDefinition>(); // outbox-driven cache invalidation (stale-cache)
         });
         builder.Services.AddOutbox(types => types.Add<StockReserved>().Add<StockRejected>().Add<CatalogItemChanged>());
+        builder.Services.AddValidatedOptions<ReservationsOptions>(ReservationsOptions.SectionName);
+        builder.Services.AddSingleton<BusStarted>().AddBusObserver(sp => sp.GetRequiredService<BusStarted>());
+        builder.Services.AddSingleton<OrderPlacedIntake>()
+            .AddHostedService(sp => sp.GetRequiredService<OrderPlacedIntake>())
+            .AddSingleton<IDrillStatsSource>(sp => sp.GetRequiredService<OrderPlacedIntake>());
         builder.Services.AddSingleton<StockReservation>();
         builder.Services.AddSingleton<PoisonInjection>(); // background-jobs drill: malformed StockReserved
         return builder;
+    }
+
+    /// <summary>POST /admin/reservations/pause and /resume: stop consuming OrderPlaced (deliveries stay at the broker)
+    /// and start again. Both answer once the endpoint has stopped or is ready, with the "reservations" stats.</summary>
+    public static RouteGroupBuilder MapReservationsAdminApi(this RouteGroupBuilder admin)
+    {
+        var group = admin.MapGroup("/reservations").WithTags("Admin");
+        group.MapPost("/pause", async (OrderPlacedIntake intake, CancellationToken ct) =>
+        {
+            await intake.PauseAsync(ct);
+            return TypedResults.Ok(await intake.ReadAsync(ct));
+        });
+        group.MapPost("/resume", async (OrderPlacedIntake intake, CancellationToken ct) =>
+        {
+            await intake.ResumeAsync(ct);
+            return TypedResults.Ok(await intake.ReadAsync(ct));
+        });
+        return admin;
     }
 }

@@ -1,0 +1,137 @@
+// Guarantee (overload, failure-modes.md §4, the asynchronous half), against the real RabbitMQ broker and PostgreSQL:
+// a backlog of OrderPlaced enters Inventory only as far as the consumer limits let it.
+//   reproduce (prefetch 1000, no concurrency limit): the whole backlog leaves the broker at once, every delivery starts
+//     a reservation, the pool is taken and a price read of order placement cannot get a connection;
+//   contain (prefetch = concurrency = Reservations:ConcurrencyLimit): exactly that many run, the rest waits at the
+//     broker, and the price read answers.
+// The reservations are held on a row lock the test takes, so what the limits admit is a stable count, not a race with
+// the consumer. Both halves then reserve every order exactly once. Doc: docs/failure-modes/overload.md
+using System.Net.Http.Json;
+using System.Text.Json;
+using MassTransit;
+using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
+using RabbitMQ.Client;
+using ReliableShop.Contracts;
+using ReliableShop.TestServers;
+
+namespace ReliableShop.Inventory.Tests;
+
+public sealed class OrderPlacedBacklogTests
+{
+    private const int Backlog = 200, PoolSize = 20, Limit = 4, NaivePrefetch = 1000;
+    private const string Sku = "SKU-0050";
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60); // generous: the whole project's tests run in parallel
+    private readonly CancellationToken ct = TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task Reproduce_PullsTheWholeBacklogIn_AndStarvesThePriceRead() =>
+        await DrainBacklogAsync("reproduce", inProcess: Backlog, leftAtBroker: 0, priceReadAnswers: false);
+
+    [Fact]
+    public async Task Contain_RunsOnlyTheLimit_LeavesTheRestAtTheBroker_AndThePriceReadAnswers() =>
+        await DrainBacklogAsync("contain", inProcess: Limit, leftAtBroker: Backlog - Limit, priceReadAnswers: true);
+
+    private async Task DrainBacklogAsync(string state, int inProcess, int leftAtBroker, bool priceReadAnswers)
+    {
+        var queue = $"test-order-placed-{Guid.NewGuid():N}";
+        await using var app = await InventoryApp.CreateOnBrokerAsync(PoolSize,
+            ("Reservations:QueueName", queue), ("Reservations:ConcurrencyLimit", Limit.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        using var admin = app.CreateAdminClient();
+        await using var broker = await BrokerQueue.OpenAsync(await Servers.RabbitMqAsync(), queue, ct);
+        try
+        {
+            (await admin.PutAsJsonAsync("/admin/failure-modes/overload", new { state }, ct)).EnsureSuccessStatusCode();
+            var prefetch = state == "reproduce" ? NaivePrefetch : Limit;
+            await Eventually.WaitAsync(() => ReservationsAsync(app), r => Prefetch(r) == prefetch, Timeout, $"consumer reconnected with prefetch {prefetch}");
+
+            // A backlog at the broker: consumption paused, the orders sent straight to this test's queue.
+            (await admin.PostAsync("/admin/reservations/pause", null, ct)).EnsureSuccessStatusCode();
+            var orders = Enumerable.Range(0, Backlog).Select(_ => new OrderPlaced(Guid.NewGuid(), [new OrderLine(Sku, 1)])).ToList();
+            var endpoint = await app.Services.GetRequiredService<IBus>().GetSendEndpoint(new Uri($"queue:{queue}"));
+            await endpoint.SendBatch(orders, ct);
+            await Eventually.WaitAsync(() => broker.ReadyAsync(ct), n => n == Backlog, Timeout, "backlog at the broker");
+
+            await using (var rowLock = await LockRowAsync(app.ConnectionString, Sku))
+            {
+                (await admin.PostAsync("/admin/reservations/resume", null, ct)).EnsureSuccessStatusCode();
+                var running = await Eventually.WaitAsync(() => ReservationsAsync(app), r => InFlight(r) >= inProcess, Timeout,
+                    $"{inProcess} reservations started");
+                Assert.Equal(inProcess, InFlight(running));                  // never more than the limits admit
+                Assert.Equal((uint)leftAtBroker, await broker.ReadyAsync(ct));   // the rest is where it is durable and shared
+                Assert.Equal(priceReadAnswers, await PriceReadAnswersAsync(app));
+            } // rollback: the lock goes, the reservations run
+
+            await Eventually.WaitAsync(() => app.ScalarAsync<long>("SELECT count(*) FROM reservation_outcomes"), n => n == Backlog,
+                Timeout, "every order of the backlog reserved");
+            Assert.Equal(Backlog, await app.ScalarAsync<long>("SELECT count(*) FROM reservations WHERE sku = $1", Sku));
+            Assert.Equal(1000L - Backlog, await app.ScalarAsync<long>("SELECT available FROM catalog_items WHERE sku = $1", Sku));
+            Assert.Equal(inProcess, PeakInFlight(await ReservationsAsync(app)));
+        }
+        finally
+        {
+            await broker.DeleteAsync(CancellationToken.None);
+        }
+    }
+
+    /// <summary>A price read (what order placement asks) with one second to get its answer.</summary>
+    private static async Task<bool> PriceReadAnswersAsync(InventoryApp app)
+    {
+        using var client = app.CreateClient();
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(1));
+        try
+        {
+            using var response = await client.GetAsync("/api/catalog/prices?skus=SKU-0001", deadline.Token);
+            return response.IsSuccessStatusCode;
+        }
+        catch (OperationCanceledException) when (deadline.IsCancellationRequested)
+        {
+            return false;
+        }
+    }
+
+    private async Task<NpgsqlTransaction> LockRowAsync(string connectionString, string sku)
+    {
+        var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(connectionString) { Pooling = false }.ConnectionString);
+        await connection.OpenAsync(ct);
+        var transaction = await connection.BeginTransactionAsync(ct);
+        await using var command = new NpgsqlCommand("SELECT 1 FROM catalog_items WHERE sku = $1 FOR UPDATE", connection, transaction)
+        {
+            Parameters = { new() { Value = sku } },
+        };
+        await command.ExecuteScalarAsync(ct);
+        // This session is idle in its transaction on purpose: the database's 10 s backstop must not end it early.
+        await using var noTimeout = new NpgsqlCommand("SET LOCAL idle_in_transaction_session_timeout = 0", connection, transaction);
+        await noTimeout.ExecuteNonQueryAsync(ct);
+        return transaction; // disposing it rolls back; the connection closes with the test's app
+    }
+
+    /// <summary>The "reservations" stats, read in-process: /admin/stats also reads the outbox backlog from PostgreSQL,
+    /// and in reproduce that read waits for a pooled connection like everything else.</summary>
+    private async Task<JsonElement> ReservationsAsync(InventoryApp app) =>
+        JsonSerializer.SerializeToElement(await app.Services.GetRequiredService<Reservations.OrderPlacedIntake>().ReadAsync(ct));
+
+    private static int? Prefetch(JsonElement r) => r.GetProperty("prefetch") is { ValueKind: JsonValueKind.Number } p ? p.GetInt32() : null;
+    private static long InFlight(JsonElement r) => r.GetProperty("inFlight").GetInt64();
+    private static long PeakInFlight(JsonElement r) => r.GetProperty("peakInFlight").GetInt64();
+
+    /// <summary>The broker's view of the queue: messages ready (not delivered to any consumer).</summary>
+    private sealed class BrokerQueue(IConnection connection, IChannel channel, string queue) : IAsyncDisposable
+    {
+        public static async Task<BrokerQueue> OpenAsync(string amqp, string queue, CancellationToken ct)
+        {
+            var connection = await new ConnectionFactory { Uri = new Uri(amqp) }.CreateConnectionAsync(ct);
+            return new BrokerQueue(connection, await connection.CreateChannelAsync(cancellationToken: ct), queue);
+        }
+
+        public async Task<uint> ReadyAsync(CancellationToken ct) => (await channel.QueueDeclarePassiveAsync(queue, ct)).MessageCount;
+
+        public Task DeleteAsync(CancellationToken ct) => channel.QueueDeleteAsync(queue, ifUnused: false, ifEmpty: false, cancellationToken: ct);
+
+        public async ValueTask DisposeAsync()
+        {
+            await channel.DisposeAsync();
+            await connection.DisposeAsync();
+        }
+    }
+}
