@@ -1,13 +1,13 @@
 // One failure-mode drill against the running system: flip the mode (and wait until every instance runs it), reset
 // and read /admin/stats on every instance, and record what each phase measured — to the test output and to
-// artifacts/drills/<mode>.txt, the file a doc page quotes its numbers from.
+// artifacts/drills/<report>.txt (the mode's id unless told), the file a doc page quotes its numbers from.
 using System.Net.Http.Json;
 using System.Text.Json;
 using ReliableShop.TestServers;
 
 namespace ReliableShop.SystemTests.Drills;
 
-public sealed class Drill(SystemFixture system, string mode, ITestOutputHelper output)
+public sealed class Drill(SystemFixture system, string mode, ITestOutputHelper output, string? report = null)
 {
     private static readonly TimeSpan Propagation = TimeSpan.FromSeconds(2);
     private readonly List<string> lines = [];
@@ -98,14 +98,14 @@ public sealed class Drill(SystemFixture system, string mode, ITestOutputHelper o
         }
     }
 
-    /// <summary>Writes one measured line to the test output and to artifacts/drills/&lt;mode&gt;.txt.</summary>
+    /// <summary>Writes one measured line to the test output and to artifacts/drills/&lt;report&gt;.txt.</summary>
     public void Record(string line)
     {
         output.WriteLine(line);
         lines.Add(line);
         var directory = Path.Combine(Servers.RepositoryRoot(), "artifacts", "drills");
         global::System.IO.Directory.CreateDirectory(directory);
-        File.WriteAllLines(Path.Combine(directory, $"{mode}.txt"),
+        File.WriteAllLines(Path.Combine(directory, $"{report ?? mode}.txt"),
             [$"# {mode} drill, {DateTimeOffset.Now:yyyy-MM-dd HH:mm zzz}, {Environment.ProcessorCount} cores", .. lines]);
     }
 

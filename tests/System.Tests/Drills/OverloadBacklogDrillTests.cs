@@ -1,0 +1,137 @@
+// Drill: overload, the asynchronous half (docs/failure-modes/overload.md, "A backlog at the broker"). Inventory's
+// OrderPlaced consumer is paused while orders are placed, so their OrderPlaced events wait at the broker — the backlog a
+// deploy, a restart or a burst leaves — then it resumes while orders keep coming. reproduce: prefetch 1000 and no
+// concurrency limit — the whole backlog enters Inventory at once and runs together on its Npgsql pool. contain: prefetch
+// = concurrency = Reservations:ConcurrencyLimit — never more reservations in flight than that, the rest drains from the
+// broker in order. Both halves: placements during the drain are answered within the SLO in contain, every order
+// settles, invariants zero. Product-page views are posted during the drain too: they go through Inventory's in-process
+// channel, written behind on the same pool — unbounded in reproduce, bounded by channelCapacity in contain. The
+// engine-level proofs (prefetch held at the broker, the price read starved; the channel behind a locked writer) are
+// tests/Inventory.Tests/OrderPlacedBacklogTests.cs and CatalogViewsTests.cs. Numbers: artifacts/drills/overload-backlog.txt.
+using ReliableShop.TestServers;
+
+namespace ReliableShop.SystemTests.Drills;
+
+[Collection(SystemCollection.Name)]
+public sealed class OverloadBacklogDrillTests(SystemFixture system, ITestOutputHelper output) : IAsyncLifetime
+{
+    private const double Rate = 20; // orders/s: below C on this machine (the overload drill measures C at 60)
+    private const double ViewRate = 100; // product-page views/s, written behind by Inventory (its in-process channel)
+    private static readonly TimeSpan Slo = TimeSpan.FromSeconds(1), Fill = TimeSpan.FromSeconds(15), Drain = TimeSpan.FromSeconds(10);
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+    private readonly Drill drill = new(system, "overload", output, report: "overload-backlog");
+
+    public async ValueTask InitializeAsync() => await OrderTraffic.RaiseStockAsync(system, Ct);
+
+    public async ValueTask DisposeAsync()
+    {
+        await ResumeAsync(CancellationToken.None);
+        await drill.ResetModesAsync(CancellationToken.None);
+    }
+
+    [Fact]
+    public async Task OrderPlacedBacklog_ReproduceTakesItAllIn_ContainKeepsReservationsWithinTheLimit()
+    {
+        using var ordering = new ReplicaClients(system, "ordering", TimeSpan.FromSeconds(15));
+        await OrderTraffic.WarmUpAsync(ordering.Next, Ct);
+        drill.Record(LoadReport.Header);
+
+        var reproduce = await BacklogAsync(ordering.Next, "reproduce");
+        var contain = await BacklogAsync(ordering.Next, "contain");
+
+        await drill.SetAsync("off", Ct);
+        var settled = await Eventually.WaitAsync(() => Invariants.CheckAsync(system, Ct), r => r.AllZero, TimeSpan.FromMinutes(3),
+            "every order settled after the drill, invariants zero");
+        drill.Record($"reservations in flight at most: reproduce {reproduce.PeakInFlight} of a backlog of {reproduce.Backlog}, " +
+            $"contain {contain.PeakInFlight} (limit {contain.Limit}); placements during the drain p99: reproduce " +
+            $"{reproduce.Drain.P99Ms:0} ms, contain {contain.Drain.P99Ms:0} ms; views queued at most: reproduce " +
+            $"{reproduce.Views.PeakQueued} (no bound), contain {contain.Views.PeakQueued} (bound {contain.Views.Bound}); {settled}");
+
+        // reproduce: the backlog is not held back — far more reservations run at once than the limit contain keeps.
+        Assert.True(reproduce.PeakInFlight > 2 * contain.Limit,
+            $"reproduce: {reproduce.PeakInFlight} reservations in flight at most, expected > 2 × the limit {contain.Limit}");
+        // contain: queues within bounds, and what is placed meanwhile is served within the SLO.
+        Assert.True(contain.PeakInFlight <= contain.Limit, $"contain: {contain.PeakInFlight} reservations in flight, limit {contain.Limit}");
+        Assert.True(contain.Drain.SuccessP99Ms <= Slo.TotalMilliseconds, $"contain: placements during the drain p99 {contain.Drain.SuccessP99Ms:0} ms");
+        Assert.True(contain.Drain.Succeeded >= 0.99 * contain.Drain.Sent, $"contain: {contain.Drain.Succeeded} of {contain.Drain.Sent} placements served");
+        // contain: Inventory's view channel within its bound (reproduce has none: its peak is recorded, not judged —
+        // the engine-level proof, a writer held on a lock, is tests/Inventory.Tests/CatalogViewsTests.cs).
+        Assert.True(contain.Views.Bound > 0 && contain.Views.PeakQueued <= contain.Views.Bound,
+            $"contain: views queued at most {contain.Views.PeakQueued}, bound {contain.Views.Bound}");
+    }
+
+    private sealed record Half(long Backlog, long PeakInFlight, long Limit, LoadReport Drain, Views Views);
+
+    /// <summary>Inventory's view channel over a drain; a bound of 0 means none (reproduce).</summary>
+    private sealed record Views(long Accepted, long Rejected, long PeakQueued, long Bound);
+
+    private async Task<Half> BacklogAsync(Func<HttpClient> ordering, string state)
+    {
+        await drill.SetAsync(state, Ct);
+        // The endpoint reconnects with the state's limits (OrderPlacedIntake polls the toggle every 250 ms).
+        var wantedPrefetch = state == "reproduce" ? 1000 : 0;
+        var limits = await Eventually.WaitAsync(() => ReservationsAsync(), r => wantedPrefetch > 0
+                ? Drill.Read(r, "prefetch") == wantedPrefetch
+                : Drill.Read(r, "concurrencyLimit") > 0,
+            TimeSpan.FromSeconds(10), $"Inventory consuming with the {state} limits");
+
+        (await system.Inventory.PostAsync("/admin/reservations/pause", null, Ct)).EnsureSuccessStatusCode();
+        var fill = await PlaceAsync(ordering, $"{state}: fill, consumer paused", Fill);
+        await Eventually.WaitAsync(async () => await drill.SumAsync("ordering", "outbox.pending", Ct), n => n == 0,
+            TimeSpan.FromSeconds(30), "every OrderPlaced relayed to the broker");
+        var backlog = fill.Succeeded;
+
+        await drill.ResetStatsAsync(Ct);
+        (await system.Inventory.PostAsync("/admin/reservations/resume", null, Ct)).EnsureSuccessStatusCode();
+        var viewLoad = ViewsAsync($"{state}: views during the drain", Drain);
+        var drain = await PlaceAsync(ordering, $"{state}: drain, consumer resumed", Drain);
+        drill.Record(await viewLoad);
+        await Eventually.WaitAsync(async () => Drill.Read(await ReservationsAsync(), "inFlight"), n => n == 0,
+            TimeSpan.FromSeconds(60), "backlog drained");
+        var inventory = (await drill.StatsAsync("inventory", Ct)).Single();
+        var peak = Drill.Read(inventory, "reservations.peakInFlight");
+        var views = new Views(Drill.Read(inventory, "catalogViews.accepted"), Drill.Read(inventory, "catalogViews.rejected"),
+            Drill.Read(inventory, "catalogViews.peakQueued"), Drill.Read(inventory, "catalogViews.bound"));
+        drill.Record($"  {state}: views accepted {views.Accepted}, refused (503) {views.Rejected}, queued at most {views.PeakQueued} " +
+            $"(bound {(views.Bound == 0 ? "none" : views.Bound)})");
+        drill.Record($"  {state}: backlog {backlog} OrderPlaced; reservations in flight at most {peak} " +
+            $"(prefetch {Drill.Read(limits, "prefetch")}, concurrency limit {Drill.Read(limits, "concurrencyLimit") switch { 0 => "none", var n => n.ToString() }})");
+        return new Half(backlog, peak, Drill.Read(limits, "concurrencyLimit"), drain, views);
+    }
+
+    private async Task<LoadReport> PlaceAsync(Func<HttpClient> ordering, string name, TimeSpan duration)
+    {
+        var traffic = new OrderTraffic(ordering, OrderTraffic.DrillSkus, pendingIsSuccess: false);
+        var report = await OpenLoopLoad.RunAsync(name, new LoadOptions([LoadStage.Constant(Rate, duration)], Slo, RequestTimeout: TimeSpan.FromSeconds(15)),
+            traffic.PlaceAsync, Ct);
+        drill.Record(report);
+        drill.Record($"  {name}: {traffic}");
+        return report;
+    }
+
+    /// <summary>Product-page views at <see cref="ViewRate"/>: 202 queued, 503 refused by a full channel.</summary>
+    private async Task<LoadReport> ViewsAsync(string name, TimeSpan duration)
+    {
+        using var inventory = new HttpClient { BaseAddress = system.Inventory.BaseAddress, Timeout = TimeSpan.FromSeconds(15) };
+        return await OpenLoopLoad.RunAsync(name, new LoadOptions([LoadStage.Constant(ViewRate, duration)], Slo),
+            async (i, ct) =>
+            {
+                using var response = await inventory.PostAsync($"/api/catalog/items/{OrderTraffic.DrillSkus[i % OrderTraffic.DrillSkus.Length]}/views", null, ct);
+                return response.StatusCode switch
+                {
+                    System.Net.HttpStatusCode.Accepted => Outcome.Success,
+                    System.Net.HttpStatusCode.ServiceUnavailable => Outcome.Rejected,
+                    _ => Outcome.Error,
+                };
+            }, Ct);
+    }
+
+    private async Task<System.Text.Json.JsonElement> ReservationsAsync() =>
+        (await drill.StatsAsync("inventory", Ct)).Single().GetProperty("reservations");
+
+    private async Task ResumeAsync(CancellationToken ct)
+    {
+        using var response = await system.Inventory.PostAsync("/admin/reservations/resume", null, ct);
+        response.EnsureSuccessStatusCode();
+    }
+}
