@@ -76,7 +76,7 @@ public sealed class CatalogViews : IDrillStatsSource
             Interlocked.Decrement(ref queued); // completed: the host is stopping
             return Refused();
         }
-        RaisePeak(now);
+        RunningMax.Raise(ref peakQueued, now);
         Interlocked.Increment(ref accepted);
         views.Add(1, new KeyValuePair<string, object?>("outcome", "accepted"));
         return true;
@@ -105,17 +105,6 @@ public sealed class CatalogViews : IDrillStatsSource
         Interlocked.Increment(ref rejected);
         views.Add(1, new KeyValuePair<string, object?>("outcome", "rejected"));
         return false;
-    }
-
-    private void RaisePeak(long now)
-    {
-        var peak = Interlocked.Read(ref peakQueued);
-        while (now > peak)
-        {
-            var found = Interlocked.CompareExchange(ref peakQueued, now, peak);
-            if (found == peak) return;
-            peak = found;
-        }
     }
 
     /// <summary>The writer took a batch; its first view is the oldest uncommitted one (FIFO, one reader).</summary>

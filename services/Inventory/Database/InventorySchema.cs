@@ -57,7 +57,7 @@ public static class InventorySchema
 
     // Product popularity, written behind by Catalog/CatalogViewWriter.cs. No foreign key to catalog_items: a view of an
     // unknown SKU must not fail the batch it is written in (the route checks the format only, never the database).
-    public static readonly SchemaMigration CatalogViews = new("0004_catalog_views", """
+    public static readonly SchemaMigration CatalogViews = new("0022_catalog_views", """
         CREATE TABLE catalog_item_views (
             sku   text   PRIMARY KEY,
             views bigint NOT NULL CHECK (views >= 0)

@@ -37,14 +37,16 @@ public sealed class OrderPlacedIntake(
     private static readonly TimeSpan ReadyWait = TimeSpan.FromSeconds(10);
 
     private readonly SemaphoreSlim applying = new(1, 1);
+    private readonly InFlightCounter reservations = new();
     private HostReceiveEndpointHandle? endpoint;
-    private volatile ConsumerLimits? connected;   // the limits of the running endpoint; null while stopped
+    private volatile ConsumerLimits? connected;   // the limits of the connected endpoint; null while stopped
     private volatile bool paused;
-    private long inFlight, peakInFlight, reconnects;
+    private long reconnects;
 
     public string Section => "reservations";
 
-    /// <summary>The limits deliveries are consumed with now; null while the endpoint is stopped (paused, or starting).</summary>
+    /// <summary>The limits of the connected endpoint (it may still be starting); null while stopped (paused, or before
+    /// the bus has started).</summary>
     public ConsumerLimits? Limits => connected;
 
     /// <summary>Stops consuming: running reservations finish, everything else stays at the broker. For maintenance,
@@ -75,34 +77,25 @@ public sealed class OrderPlacedIntake(
     }
 
     /// <summary>Call around each reservation: the in-flight count and its peak are the "queues within bounds" KPI.</summary>
-    public InFlight Consuming()
+    public InFlightCounter.Scope Consuming() => reservations.Enter();
+
+    public Task<object> ReadAsync(CancellationToken ct)
     {
-        var now = Interlocked.Increment(ref inFlight);
-        for (var peak = Volatile.Read(ref peakInFlight); now > peak; peak = Volatile.Read(ref peakInFlight))
+        var limits = connected;
+        return Task.FromResult<object>(new
         {
-            if (Interlocked.CompareExchange(ref peakInFlight, now, peak) == peak) break;
-        }
-        return new InFlight(this);
+            queue = options.Value.QueueName,
+            paused,
+            prefetch = limits?.Prefetch,
+            concurrencyLimit = limits?.ConcurrencyLimit,
+            inFlight = reservations.Current,
+            peakInFlight = reservations.Peak,
+            reconnects = Interlocked.Read(ref reconnects),
+        });
     }
-
-    public readonly struct InFlight(OrderPlacedIntake intake) : IDisposable
-    {
-        public void Dispose() => Interlocked.Decrement(ref intake.inFlight);
-    }
-
-    public Task<object> ReadAsync(CancellationToken ct) => Task.FromResult<object>(new
-    {
-        queue = options.Value.QueueName,
-        paused,
-        prefetch = Limits?.Prefetch,
-        concurrencyLimit = Limits?.ConcurrencyLimit,
-        inFlight = Interlocked.Read(ref inFlight),
-        peakInFlight = Interlocked.Read(ref peakInFlight),
-        reconnects = Interlocked.Read(ref reconnects),
-    });
 
     /// <summary>Zeroes the peak down to what runs now; the count of reconnects is history and stays.</summary>
-    public void Reset() => Interlocked.Exchange(ref peakInFlight, Interlocked.Read(ref inFlight));
+    public void Reset() => reservations.ResetPeak();
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {

@@ -4,6 +4,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
 using Polly.CircuitBreaker;
+using ReliableShop.Drills;
 
 namespace ReliableShop.Ordering.Telemetry;
 
@@ -25,7 +26,8 @@ public sealed class OrderingMetrics
     private readonly Counter<long> _orders;
     private long _admissionRejectedTotal;
     private long _paymentPendingTotal, _paymentPendingRefusedTotal;
-    private long _rateLimitedTotal, _droppedStaleTotal, _writesInFlight, _writesInFlightMax, _queueWaitMaxTicks;
+    private long _rateLimitedTotal, _droppedStaleTotal, _queueWaitMaxTicks;
+    private readonly InFlightCounter _writes = new();
     private readonly Histogram<double> _queueWait;
 
     public OrderingMetrics(IMeterFactory meterFactory)
@@ -43,7 +45,7 @@ public sealed class OrderingMetrics
         _admissionRejected = meter.CreateCounter<long>("reliableshop.ordering.admission.rejected", "{request}", "POST /api/orders shed by admission control (503).");
         _orders = meter.CreateCounter<long>("reliableshop.ordering.orders", "{order}", "Order requests answered, by outcome (placed, replayed).");
         _queueWait = meter.CreateHistogram<double>("reliableshop.ordering.admission.queue_time", "s", "Time a POST /api/orders waited at the door for its permit.");
-        meter.CreateObservableUpDownCounter("reliableshop.ordering.admission.in_flight", () => Interlocked.Read(ref _writesInFlight), "{request}",
+        meter.CreateObservableUpDownCounter("reliableshop.ordering.admission.in_flight", () => _writes.Current, "{request}",
             "Order placements running now (past admission).");
         meter.CreateObservableGauge("reliableshop.ordering.breaker.state", ObserveBreakerStates, "{state}",
             "Circuit breaker state per dependency: 0 closed, 1 open, 2 half-open, 3 isolated.");
@@ -123,27 +125,11 @@ public sealed class OrderingMetrics
     {
         _queueWait.Record(waited.TotalSeconds);
         var ticks = waited.Ticks;
-        for (var max = Interlocked.Read(ref _queueWaitMaxTicks); ticks > max; max = Interlocked.Read(ref _queueWaitMaxTicks))
-        {
-            if (Interlocked.CompareExchange(ref _queueWaitMaxTicks, ticks, max) == max) break;
-        }
+        RunningMax.Raise(ref _queueWaitMaxTicks, ticks);
     }
 
     /// <summary>Counts one placement in flight until disposed; keeps the highest count seen since the last reset.</summary>
-    public InFlight WriteStarted()
-    {
-        var now = Interlocked.Increment(ref _writesInFlight);
-        for (var max = Interlocked.Read(ref _writesInFlightMax); now > max; max = Interlocked.Read(ref _writesInFlightMax))
-        {
-            if (Interlocked.CompareExchange(ref _writesInFlightMax, now, max) == max) break;
-        }
-        return new InFlight(this);
-    }
-
-    public readonly struct InFlight(OrderingMetrics metrics) : IDisposable
-    {
-        public void Dispose() => Interlocked.Decrement(ref metrics._writesInFlight);
-    }
+    public InFlightCounter.Scope WriteStarted() => _writes.Enter();
 
     public void OrderAnswered(string outcome) => _orders.Add(1, new KeyValuePair<string, object?>("outcome", outcome));
 
@@ -156,7 +142,7 @@ public sealed class OrderingMetrics
         Interlocked.Read(ref _admissionRejectedTotal), Interlocked.Read(ref _paymentPendingTotal),
         Interlocked.Read(ref _paymentPendingRefusedTotal),
         new AdmissionStats(Interlocked.Read(ref _rateLimitedTotal), Interlocked.Read(ref _droppedStaleTotal),
-            Interlocked.Read(ref _writesInFlight), Interlocked.Read(ref _writesInFlightMax),
+            _writes.Current, _writes.Peak,
             TimeSpan.FromTicks(Interlocked.Read(ref _queueWaitMaxTicks)).TotalMilliseconds));
 
     /// <summary>Zeroes the counts for a new drill phase; breaker states are state, not counts, and stay.</summary>
@@ -167,7 +153,7 @@ public sealed class OrderingMetrics
         Interlocked.Exchange(ref _paymentPendingRefusedTotal, 0);
         Interlocked.Exchange(ref _rateLimitedTotal, 0);
         Interlocked.Exchange(ref _droppedStaleTotal, 0);
-        Interlocked.Exchange(ref _writesInFlightMax, Interlocked.Read(ref _writesInFlight));
+        _writes.ResetPeak();
         Interlocked.Exchange(ref _queueWaitMaxTicks, 0);
         foreach (var counters in _dependencies.Values)
         {
