@@ -14,8 +14,8 @@ builder.AddFailureModes();                                                      
 builder.AddNpgsqlDataSource("inventory");                                             // ConnectionStrings:inventory
 builder.Services.AddDatabaseMigrations(InventorySchema.All);                          // Database/: catalog, reservations, outbox, stock accounting
 builder.AddCatalog();                                                                 // Catalog/: store + Redis cache (ConnectionStrings:redis)
-builder.Services.AddCatalogViews();                                                   // Catalog/CatalogViews*.cs: view counts, written behind (overload)
 builder.AddReservations();                                                            // Reservations/: OrderPlaced consumer, outbox relay
+builder.Services.AddCatalogViews();                                                   // Catalog/CatalogViews*.cs: view counts, written behind (overload); stops first, drains
 builder.Services.AddInventoryStats();                                                 // Admin/InventoryStats.cs: sections of /admin/stats
 builder.Services.AddOpenApi();
 

@@ -67,6 +67,10 @@ public sealed class InventoryApp(IReadOnlyDictionary<string, string?> settings) 
         }
         // Keeps the registered consumers (and their definitions) but swaps RabbitMQ for an in-memory bus.
         if (!OnBroker) builder.ConfigureTestServices(services => services.AddMassTransitTestHarness());
+        // On the broker, the host publishes nothing: its outbox relay would send StockReserved for the test's orders
+        // into the shared test vhost, where a later run's Ordering could meet them.
+        else builder.ConfigureTestServices(services => services.Remove(
+            services.Single(d => d.ServiceType == typeof(Microsoft.Extensions.Hosting.IHostedService) && d.ImplementationType?.Name == "OutboxRelay")));
     }
 
     public HttpClient CreateAdminClient()

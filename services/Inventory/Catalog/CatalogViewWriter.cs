@@ -70,7 +70,11 @@ public sealed partial class CatalogViewWriter(CatalogViews views, NpgsqlDataSour
             catch (Exception e) when (!ct.IsCancellationRequested)
             {
                 // Database down, pool exhausted, statement timeout behind a lock …: the batch is kept and tried again.
-                LogBatchFailed(e, batch.Count, attempt);
+                // A permanent error (a missing table, a violated constraint) is retried too — accepted views are never
+                // dropped — but logged as an error: it stops the writer until someone fixes it, and in contain the full
+                // queue then answers 503, which is how it shows.
+                if (e is NpgsqlException { IsTransient: true } or TimeoutException) LogBatchFailed(e, batch.Count, attempt);
+                else LogBatchFailedPermanently(e, batch.Count, attempt);
                 await Task.Delay(Backoff.Next(attempt, FirstRetry, MaxRetry, Random.Shared), time, ct);
             }
         }
@@ -84,6 +88,9 @@ public sealed partial class CatalogViewWriter(CatalogViews views, NpgsqlDataSour
 
     [LoggerMessage(LogLevel.Warning, "Catalog view batch of {Count} failed (attempt {Attempt}); kept and retried")]
     private partial void LogBatchFailed(Exception e, int count, int attempt);
+
+    [LoggerMessage(LogLevel.Error, "Catalog view batch of {Count} failed (attempt {Attempt}) with an error that will not pass by itself; kept and retried")]
+    private partial void LogBatchFailedPermanently(Exception e, int count, int attempt);
 
     [LoggerMessage(LogLevel.Error, "Shutdown time is up: {Count} accepted catalog views were not written")]
     private partial void LogAbandoned(long count);

@@ -1,6 +1,9 @@
 // overload, the in-process channel half: product-page views are accepted at the door (202) and written behind by
-// CatalogViewWriter. Guarantee (off, contain): views accepted and not yet committed never exceed the bound; a full
-// queue answers 503 + Retry-After at once; every accepted view is written (a failed batch is retried, never dropped).
+// CatalogViewWriter. Guarantee (off, contain): no view is admitted while the views accepted and not yet committed are at
+// the bound (right after a switch from reproduce, or to a smaller channelCapacity, the queue drains down to it first);
+// a full queue answers 503 + Retry-After at once. In every state an accepted view is written at least once (a failed
+// batch is retried, never dropped; a batch whose commit was lost in transit may count twice) unless the process dies:
+// a crash loses what is queued — at most the bound under the control, everything under the naive path.
 // Doc: docs/failure-modes/overload.md
 using System.Diagnostics.Metrics;
 using System.Threading.Channels;

@@ -1,7 +1,8 @@
 // Owns Inventory's OrderPlaced receive endpoint: how many deliveries the broker may push into this process (prefetch)
 // and how many reservations run at once (concurrency). Both are fixed when a MassTransit endpoint starts, so a change of
-// the overload toggle — or a pause from the admin API — reconnects the endpoint: stop (running reservations finish,
-// prefetched but unstarted deliveries go back to the queue unacknowledged), then connect with the new limits.
+// the overload toggle — or a pause from the admin API — reconnects the endpoint: stop (running reservations get 5 s to
+// finish, then are cancelled and delivered again; unacknowledged deliveries go back to the queue), then connect with the
+// new limits. The pause is this process's, in memory: a restart consumes again.
 //
 //   overload — reproduce (NAIVE): prefetch = the mode's `prefetch` (1000), no concurrency limit. What it does wrong: a
 //     backlog (a deploy, a pause, a burst of orders) is pulled out of the broker at once and every delivery starts a
@@ -12,10 +13,13 @@
 //     that many reservations run and at most that many deliveries wait in this process; the rest of a backlog stays at
 //     the broker, where it is durable, visible as queue depth and shared between replicas; the pool keeps room for reads.
 // Doc: docs/failure-modes/overload.md
+using System.Diagnostics.Metrics;
 using MassTransit;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 using ReliableShop.Drills;
 using ReliableShop.FailureModes;
+using ReliableShop.Inventory.Catalog;
 
 namespace ReliableShop.Inventory.Reservations;
 
@@ -28,20 +32,38 @@ public sealed record ConsumerLimits(int Prefetch, int? ConcurrencyLimit)
             : new(options.ConcurrencyLimit, options.ConcurrencyLimit);              // CONTROL
 }
 
-public sealed class OrderPlacedIntake(
-    IReceiveEndpointConnector connector, FailureModeToggles toggles, IOptions<ReservationsOptions> options,
-    BusStarted busStarted, ILogger<OrderPlacedIntake> logger) : BackgroundService, IDrillStatsSource
+/// <summary>Section "reservations" of GET /admin/stats; null limits: the endpoint is stopped (paused).</summary>
+public sealed record ReservationsStats(
+    string Queue, bool Paused, int? Prefetch, int? ConcurrencyLimit, long InFlight, long PeakInFlight, long Reconnects);
+
+public sealed class OrderPlacedIntake : BackgroundService, IDrillStatsSource, IHealthCheck
 {
     public const string Mode = "overload";
     private static readonly TimeSpan TogglePoll = TimeSpan.FromMilliseconds(250);
     private static readonly TimeSpan ReadyWait = TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan StopWait = TimeSpan.FromSeconds(5);
 
+    private readonly IReceiveEndpointConnector connector;
+    private readonly FailureModeToggles toggles;
+    private readonly IOptions<ReservationsOptions> options;
+    private readonly BusStarted busStarted;
+    private readonly TimeProvider time;
+    private readonly ILogger<OrderPlacedIntake> logger;
     private readonly SemaphoreSlim applying = new(1, 1);
     private readonly InFlightCounter reservations = new();
     private HostReceiveEndpointHandle? endpoint;
     private volatile ConsumerLimits? connected;   // the limits of the connected endpoint; null while stopped
-    private volatile bool paused;
+    private volatile bool paused, stopped, everReady;
     private long reconnects;
+
+    public OrderPlacedIntake(IReceiveEndpointConnector connector, FailureModeToggles toggles, IOptions<ReservationsOptions> options,
+        BusStarted busStarted, TimeProvider time, IMeterFactory meterFactory, ILogger<OrderPlacedIntake> logger)
+    {
+        (this.connector, this.toggles, this.options, this.busStarted, this.time, this.logger) =
+            (connector, toggles, options, busStarted, time, logger);
+        meterFactory.Create(CacheMetrics.MeterName).CreateObservableUpDownCounter("reliableshop.inventory.reservations.in_flight",
+            () => reservations.Current, "{reservation}", "OrderPlaced reservations running in this process");
+    }
 
     public string Section => "reservations";
 
@@ -62,49 +84,39 @@ public sealed class OrderPlacedIntake(
     public async Task ResumeAsync(CancellationToken ct)
     {
         paused = false;
-        await ApplyAsync(ct);
-        if (endpoint is { } running)
-        {
-            try
-            {
-                await running.Ready.WaitAsync(ReadyWait, ct);
-            }
-            catch (TimeoutException)
-            {
-                logger.LogWarning("OrderPlaced endpoint not ready after {Wait}; it keeps connecting in the background", ReadyWait);
-            }
-        }
+        await AwaitReadyAsync(await ApplyAsync(ct), ct);
     }
 
     /// <summary>Call around each reservation: the in-flight count and its peak are the "queues within bounds" KPI.</summary>
     public InFlightCounter.Scope Consuming() => reservations.Enter();
 
-    public Task<object> ReadAsync(CancellationToken ct)
+    public Task<object> ReadAsync(CancellationToken ct) => Task.FromResult<object>(Snapshot());
+
+    public ReservationsStats Snapshot()
     {
         var limits = connected;
-        return Task.FromResult<object>(new
-        {
-            queue = options.Value.QueueName,
-            paused,
-            prefetch = limits?.Prefetch,
-            concurrencyLimit = limits?.ConcurrencyLimit,
-            inFlight = reservations.Current,
-            peakInFlight = reservations.Peak,
-            reconnects = Interlocked.Read(ref reconnects),
-        });
+        return new(options.Value.QueueName, paused, limits?.Prefetch, limits?.ConcurrencyLimit, reservations.Current,
+            reservations.Peak, Interlocked.Read(ref reconnects));
     }
 
     /// <summary>Zeroes the peak down to what runs now; the count of reconnects is history and stays.</summary>
     public void Reset() => reservations.ResetPeak();
 
+    /// <summary>Health: Unhealthy until the endpoint has been ready once (before that, OrderPlaced published by Ordering
+    /// could find no queue bound and be dropped by the broker); Degraded while paused.</summary>
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken ct) => Task.FromResult(
+        !everReady ? HealthCheckResult.Unhealthy($"OrderPlaced endpoint on {options.Value.QueueName} not ready yet")
+        : paused ? HealthCheckResult.Degraded("OrderPlaced consumer paused (POST /admin/reservations/resume)")
+        : HealthCheckResult.Healthy());
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        using var timer = new PeriodicTimer(TogglePoll);
+        using var timer = new PeriodicTimer(TogglePoll, time);
         do
         {
             try
             {
-                await ApplyAsync(stoppingToken);
+                await AwaitReadyAsync(await ApplyAsync(stoppingToken), stoppingToken);
             }
             catch (Exception e) when (e is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
             {
@@ -116,42 +128,84 @@ public sealed class OrderPlacedIntake(
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
         await base.StopAsync(cancellationToken);
-        if (endpoint is { } running) await running.StopAsync(cancellationToken);
+        await applying.WaitAsync(CancellationToken.None);
+        try
+        {
+            stopped = true; // no ApplyAsync connects after this
+            await StopEndpointAsync();
+        }
+        finally
+        {
+            applying.Release();
+        }
     }
 
-    /// <summary>Brings the endpoint to the wanted limits (or stopped, when paused). Serialised: the poll and the admin
-    /// API may both call it. It does not wait for a new endpoint to be ready, so a slow broker never holds up the next
-    /// change: a change before then stops the starting endpoint and connects another.</summary>
-    private async Task ApplyAsync(CancellationToken ct)
+    /// <summary>Brings the endpoint to the wanted limits (or stopped, when paused) and returns the readiness of the
+    /// endpoint it connected, if any. Serialised: the poll and the admin API may both call it. It does not wait for
+    /// readiness itself, so a slow broker never holds up the next change.</summary>
+    private async Task<Task<ReceiveEndpointReady>?> ApplyAsync(CancellationToken ct)
     {
         // A receive endpoint connected before the bus has started would be started a second time by the bus.
         await busStarted.Task.WaitAsync(ct);
         await applying.WaitAsync(ct);
         try
         {
-            var wanted = paused ? null : ConsumerLimits.For(toggles.Current, options.Value);
-            if (wanted == connected) return;
-            if (endpoint is { } running)
-            {
-                (endpoint, connected) = (null, null);
-                await running.StopAsync(ct);
-            }
-            if (wanted is null) return;
-            endpoint = connector.ConnectReceiveEndpoint(options.Value.QueueName, (context, e) =>
+            var wanted = paused || stopped ? null : ConsumerLimits.For(toggles.Current, options.Value);
+            if (wanted == connected && (wanted is null) == (endpoint is null)) return null;
+            await StopEndpointAsync();
+            if (wanted is null) return null;
+            var connecting = connector.ConnectReceiveEndpoint(options.Value.QueueName, (context, e) =>
             {
                 e.PrefetchCount = wanted.Prefetch;
                 // No limit: MassTransit then runs every prefetched delivery at once.
                 if (wanted.ConcurrencyLimit is { } limit) e.ConcurrentMessageLimit = limit;
                 e.ConfigureConsumer<OrderPlacedConsumer>(context);
             });
-            connected = wanted;
+            (endpoint, connected) = (connecting, wanted);
             Interlocked.Increment(ref reconnects);
             logger.LogInformation("OrderPlaced consumer on {Queue}: prefetch {Prefetch}, concurrency limit {Limit}",
                 options.Value.QueueName, wanted.Prefetch, wanted.ConcurrencyLimit?.ToString() ?? "none");
+            return connecting.Ready;
         }
         finally
         {
             applying.Release();
+        }
+    }
+
+    /// <summary>Stops the endpoint, under the lock. Bounded: in reproduce every prefetched delivery is already running,
+    /// hundreds on a starved pool, and a switch to contain or a pause must take effect now, not after them. After
+    /// <see cref="StopWait"/> the reservations still running are cancelled — safe: each is one transaction behind the
+    /// inbox, so a cancelled one rolls back and its message is delivered again. The handle is forgotten only once the
+    /// stop is done, so a stop that fails is tried again by the next call rather than leaving a second consumer.</summary>
+    private async Task StopEndpointAsync()
+    {
+        if (endpoint is not { } running) return;
+        connected = null;
+        using var wait = new CancellationTokenSource(StopWait, time);
+        try
+        {
+            await running.StopAsync(wait.Token);
+        }
+        catch (OperationCanceledException) when (wait.IsCancellationRequested)
+        {
+            logger.LogWarning("OrderPlaced endpoint stop took longer than {Wait}: reservations still running were cancelled", StopWait);
+        }
+        endpoint = null;
+    }
+
+    private async Task AwaitReadyAsync(Task<ReceiveEndpointReady>? ready, CancellationToken ct)
+    {
+        if (ready is null) return;
+        try
+        {
+            await ready.WaitAsync(ReadyWait, time, ct);
+            everReady = true;
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // Not ready in time, or its first connection failed (the broker is down): MassTransit keeps reconnecting.
+            logger.LogWarning(e, "OrderPlaced endpoint not ready; it keeps connecting in the background");
         }
     }
 }

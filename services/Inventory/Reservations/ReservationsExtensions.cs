@@ -1,6 +1,7 @@
 // Registers the OrderPlaced consumer (its endpoint is OrderPlacedIntake's, limits set by the overload toggle), the admin
 // API that pauses and resumes it, and Inventory's outbox relay for its events.
 using MassTransit;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using ReliableShop.Contracts;
 using ReliableShop.Drills;
 using ReliableShop.Outbox;
@@ -22,26 +23,10 @@ public static class ReservationsExtensions
         builder.Services.AddSingleton<OrderPlacedIntake>()
             .AddHostedService(sp => sp.GetRequiredService<OrderPlacedIntake>())
             .AddSingleton<IDrillStatsSource>(sp => sp.GetRequiredService<OrderPlacedIntake>());
+        builder.Services.AddHealthChecks().Add(new HealthCheckRegistration(
+            "order-placed-consumer", sp => sp.GetRequiredService<OrderPlacedIntake>(), failureStatus: null, tags: null));
         builder.Services.AddSingleton<StockReservation>();
         builder.Services.AddSingleton<PoisonInjection>(); // background-jobs drill: malformed StockReserved
         return builder;
-    }
-
-    /// <summary>POST /admin/reservations/pause and /resume: stop consuming OrderPlaced (deliveries stay at the broker)
-    /// and start again. Both answer once the endpoint has stopped or is ready, with the "reservations" stats.</summary>
-    public static RouteGroupBuilder MapReservationsAdminApi(this RouteGroupBuilder admin)
-    {
-        var group = admin.MapGroup("/reservations").WithTags("Admin");
-        group.MapPost("/pause", async (OrderPlacedIntake intake, CancellationToken ct) =>
-        {
-            await intake.PauseAsync(ct);
-            return TypedResults.Ok(await intake.ReadAsync(ct));
-        });
-        group.MapPost("/resume", async (OrderPlacedIntake intake, CancellationToken ct) =>
-        {
-            await intake.ResumeAsync(ct);
-            return TypedResults.Ok(await intake.ReadAsync(ct));
-        });
-        return admin;
     }
 }

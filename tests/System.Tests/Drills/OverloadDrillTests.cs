@@ -37,13 +37,24 @@ public sealed class OverloadDrillTests(SystemFixture system, ITestOutputHelper o
         await OrderTraffic.WarmUpAsync(http, Ct);
         drill.Record(LoadReport.Header);
 
-        // C: the highest step that still meets the SLO (p99 ≤ 1 s, < 1 % not served).
+        // C: the highest step that still meets the SLO (p99 ≤ 1 s, < 1 % not served), then one step halfway to the first
+        // that did not: C to within 10/s. At 20/s steps a C read at 40 on a moment's noise (a run of 05:36 UTC: four
+        // door sheds in 300 at 60/s) made reproduce offer 120/s instead of 180/s, which the naive system half survives.
         var capacity = CapacitySteps[0];
+        double? failed = null;
         foreach (var rps in CapacitySteps)
         {
-            var step = await RunAsync(http, $"capacity step {rps}/s", [LoadStage.Constant(rps, TimeSpan.FromSeconds(5))]);
-            if (step.P99Ms > Slo.TotalMilliseconds || step.Succeeded < 0.99 * step.Sent) break;
+            if (!MeetsSlo(await RunAsync(http, $"capacity step {rps}/s", [LoadStage.Constant(rps, TimeSpan.FromSeconds(5))])))
+            {
+                failed = rps;
+                break;
+            }
             capacity = rps;
+        }
+        if (failed is { } above && above - capacity > 10)
+        {
+            var half = (capacity + above) / 2;
+            if (MeetsSlo(await RunAsync(http, $"capacity step {half}/s", [LoadStage.Constant(half, TimeSpan.FromSeconds(5))]))) capacity = half;
         }
         drill.Record($"  measured capacity C = {capacity} orders/s");
         await SettleAsync();
@@ -98,6 +109,8 @@ public sealed class OverloadDrillTests(SystemFixture system, ITestOutputHelper o
         // afterwards at 0.5 × C: back to baseline within 5 s.
         Assert.True(after2.P99Ms <= Math.Max(1.5 * baseline.P99Ms, baseline.P99Ms + 50), $"0.5C after contain: p99 {after2.P99Ms:0} ms vs baseline {baseline.P99Ms:0} ms");
     }
+
+    private static bool MeetsSlo(LoadReport step) => step.P99Ms <= Slo.TotalMilliseconds && step.Succeeded >= 0.99 * step.Sent;
 
     private async Task<LoadReport> RunAsync(Func<HttpClient> http, string name, IReadOnlyList<LoadStage> stages)
     {
