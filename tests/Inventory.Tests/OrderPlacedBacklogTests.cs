@@ -31,6 +31,52 @@ public sealed class OrderPlacedBacklogTests
     public async Task Contain_RunsOnlyTheLimit_LeavesTheRestAtTheBroker_AndThePriceReadAnswers() =>
         await DrainBacklogAsync("contain", inProcess: Limit, leftAtBroker: Backlog - Limit, priceReadAnswers: true);
 
+    /// <summary>
+    /// The operator's remedy mid-incident: reproduce has every delivery of the backlog running (held on the lock), and
+    /// the mode is switched to contain. The old endpoint stops once its running reservations finish (the lock goes),
+    /// the new one comes up with the limit, and nothing is lost, stuck unacknowledged or reserved twice.
+    /// </summary>
+    [Fact]
+    public async Task SwitchToContainWhileTheBacklogRuns_TakesEffectAndLosesNothing()
+    {
+        var queue = $"test-order-placed-{Guid.NewGuid():N}";
+        await using var broker = await BrokerQueue.OpenAsync(await Servers.RabbitMqAsync(), queue, ct);
+        var app = await InventoryApp.CreateOnBrokerAsync(PoolSize,
+            ("Reservations:QueueName", queue), ("Reservations:ConcurrencyLimit", Limit.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        try
+        {
+            using var admin = app.CreateAdminClient();
+            (await admin.PutAsJsonAsync("/admin/failure-modes/overload", new { state = "reproduce" }, ct)).EnsureSuccessStatusCode();
+            await Eventually.WaitAsync(() => ReservationsAsync(app), r => Prefetch(r) == NaivePrefetch, Timeout, "reproduce limits");
+            (await admin.PostAsync("/admin/reservations/pause", null, ct)).EnsureSuccessStatusCode();
+            var endpoint = await app.Services.GetRequiredService<IBus>().GetSendEndpoint(new Uri($"queue:{queue}"));
+            await endpoint.SendBatch(Enumerable.Range(0, Backlog).Select(_ => new OrderPlaced(Guid.NewGuid(), [new OrderLine(Sku, 1)])), ct);
+            await Eventually.WaitAsync(() => broker.ReadyAsync(ct), n => n == Backlog, Timeout, "backlog at the broker");
+
+            await using (await LockRowAsync(app.ConnectionString, Sku))
+            {
+                (await admin.PostAsync("/admin/reservations/resume", null, ct)).EnsureSuccessStatusCode();
+                await Eventually.WaitAsync(() => ReservationsAsync(app), r => InFlight(r) == Backlog, Timeout, "the whole backlog running");
+
+                (await admin.PutAsJsonAsync("/admin/failure-modes/overload", new { state = "contain" }, ct)).EnsureSuccessStatusCode();
+                await Eventually.WaitAsync(() => ReservationsAsync(app), r => Prefetch(r) is null, Timeout, "the reproduce endpoint stopping");
+            } // the lock goes: the running reservations finish, the stop completes
+
+            await Eventually.WaitAsync(() => ReservationsAsync(app), r => Prefetch(r) == Limit, Timeout, "contain's endpoint connected");
+
+            await Eventually.WaitAsync(() => app.ScalarAsync<long>("SELECT count(*) FROM reservation_outcomes"), n => n == Backlog,
+                Timeout, "every order of the backlog reserved");
+            Assert.Equal(Backlog, await app.ScalarAsync<long>("SELECT count(*) FROM reservations WHERE sku = $1", Sku));
+            Assert.Equal(1000L - Backlog, await app.ScalarAsync<long>("SELECT available FROM catalog_items WHERE sku = $1", Sku));
+            Assert.Equal(0u, await broker.ReadyAsync(ct));
+        }
+        finally
+        {
+            await app.DisposeAsync();
+            await broker.DeleteAsync(CancellationToken.None);
+        }
+    }
+
     private async Task DrainBacklogAsync(string state, int inProcess, int leftAtBroker, bool priceReadAnswers)
     {
         var queue = $"test-order-placed-{Guid.NewGuid():N}";

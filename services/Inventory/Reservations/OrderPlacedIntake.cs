@@ -1,8 +1,9 @@
 // Owns Inventory's OrderPlaced receive endpoint: how many deliveries the broker may push into this process (prefetch)
 // and how many reservations run at once (concurrency). Both are fixed when a MassTransit endpoint starts, so a change of
-// the overload toggle — or a pause from the admin API — reconnects the endpoint: stop (running reservations get 5 s to
-// finish, then are cancelled and delivered again; unacknowledged deliveries go back to the queue), then connect with the
-// new limits. The pause is this process's, in memory: a restart consumes again.
+// the overload toggle — or a pause from the admin API — reconnects the endpoint: stop (the reservations already running
+// finish; deliveries not started go back to the queue), then connect with the new limits. In reproduce every delivery
+// is already running, so a switch to contain takes effect once they are done. The pause is this process's, in memory:
+// a restart consumes again.
 //
 //   overload — reproduce (NAIVE): prefetch = the mode's `prefetch` (1000), no concurrency limit. What it does wrong: a
 //     backlog (a deploy, a pause, a burst of orders) is pulled out of the broker at once and every delivery starts a
@@ -41,7 +42,6 @@ public sealed class OrderPlacedIntake : BackgroundService, IDrillStatsSource, IH
     public const string Mode = "overload";
     private static readonly TimeSpan TogglePoll = TimeSpan.FromMilliseconds(250);
     private static readonly TimeSpan ReadyWait = TimeSpan.FromSeconds(10);
-    private static readonly TimeSpan StopWait = TimeSpan.FromSeconds(5);
 
     private readonly IReceiveEndpointConnector connector;
     private readonly FailureModeToggles toggles;
@@ -104,10 +104,15 @@ public sealed class OrderPlacedIntake : BackgroundService, IDrillStatsSource, IH
 
     /// <summary>Health: Unhealthy until the endpoint has been ready once (before that, OrderPlaced published by Ordering
     /// could find no queue bound and be dropped by the broker); Degraded while paused.</summary>
-    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken ct) => Task.FromResult(
-        !everReady ? HealthCheckResult.Unhealthy($"OrderPlaced endpoint on {options.Value.QueueName} not ready yet")
-        : paused ? HealthCheckResult.Degraded("OrderPlaced consumer paused (POST /admin/reservations/resume)")
-        : HealthCheckResult.Healthy());
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken ct)
+    {
+        // Ready later than the intake waited for it (the broker came up after Inventory): seen here.
+        if (Volatile.Read(ref endpoint) is { Ready.IsCompletedSuccessfully: true }) everReady = true;
+        return Task.FromResult(
+            !everReady ? HealthCheckResult.Unhealthy($"OrderPlaced endpoint on {options.Value.QueueName} not ready yet")
+            : paused ? HealthCheckResult.Degraded("OrderPlaced consumer paused (POST /admin/reservations/resume)")
+            : HealthCheckResult.Healthy());
+    }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -173,24 +178,18 @@ public sealed class OrderPlacedIntake : BackgroundService, IDrillStatsSource, IH
         }
     }
 
-    /// <summary>Stops the endpoint, under the lock. Bounded: in reproduce every prefetched delivery is already running,
-    /// hundreds on a starved pool, and a switch to contain or a pause must take effect now, not after them. After
-    /// <see cref="StopWait"/> the reservations still running are cancelled — safe: each is one transaction behind the
-    /// inbox, so a cancelled one rolls back and its message is delivered again. The handle is forgotten only once the
-    /// stop is done, so a stop that fails is tried again by the next call rather than leaving a second consumer.</summary>
+    /// <summary>
+    /// Stops the endpoint, under the lock, with no deadline and no caller's token: MassTransit's stop waits for the
+    /// deliveries already running, and a cancelled stop cancels them and leaves their channel open with the messages
+    /// unacknowledged — stuck until the connection closes (seen in OrderPlacedBacklogTests before this was so). So a switch
+    /// away from reproduce, or a pause, takes effect once the reservations already running have finished; the handle is
+    /// forgotten only then, so a stop that fails is tried again by the next call rather than leaving a second consumer.
+    /// </summary>
     private async Task StopEndpointAsync()
     {
         if (endpoint is not { } running) return;
         connected = null;
-        using var wait = new CancellationTokenSource(StopWait, time);
-        try
-        {
-            await running.StopAsync(wait.Token);
-        }
-        catch (OperationCanceledException) when (wait.IsCancellationRequested)
-        {
-            logger.LogWarning("OrderPlaced endpoint stop took longer than {Wait}: reservations still running were cancelled", StopWait);
-        }
+        await running.StopAsync(CancellationToken.None);
         endpoint = null;
     }
 
