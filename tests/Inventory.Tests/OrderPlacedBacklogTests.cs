@@ -39,86 +39,41 @@ public sealed class OrderPlacedBacklogTests
     [Fact]
     public async Task SwitchToContainWhileTheBacklogRuns_TakesEffectAndLosesNothing()
     {
-        var queue = $"test-order-placed-{Guid.NewGuid():N}";
-        await using var broker = await BrokerQueue.OpenAsync(await Servers.RabbitMqAsync(), queue, ct);
-        var app = await InventoryApp.CreateOnBrokerAsync(PoolSize,
-            ("Reservations:QueueName", queue), ("Reservations:ConcurrencyLimit", Limit.ToString(System.Globalization.CultureInfo.InvariantCulture)));
-        try
+        await using var host = await BacklogHost.StartAsync(ct);
+        await host.SetModeAsync("reproduce");
+        await host.SendBacklogWhilePausedAsync();
+
+        await using (await LockRowAsync(host.App.ConnectionString, Sku))
         {
-            using var admin = app.CreateAdminClient();
-            (await admin.PutAsJsonAsync("/admin/failure-modes/overload", new { state = "reproduce" }, ct)).EnsureSuccessStatusCode();
-            await Eventually.WaitAsync(() => ReservationsAsync(app), r => Prefetch(r) == NaivePrefetch, Timeout, "reproduce limits");
-            (await admin.PostAsync("/admin/reservations/pause", null, ct)).EnsureSuccessStatusCode();
-            var endpoint = await app.Services.GetRequiredService<IBus>().GetSendEndpoint(new Uri($"queue:{queue}"));
-            await endpoint.SendBatch(Enumerable.Range(0, Backlog).Select(_ => new OrderPlaced(Guid.NewGuid(), [new OrderLine(Sku, 1)])), ct);
-            await Eventually.WaitAsync(() => broker.ReadyAsync(ct), n => n == Backlog, Timeout, "backlog at the broker");
+            await host.ResumeAsync();
+            await Eventually.WaitAsync(host.StatsAsync, r => r.InFlight == Backlog, Timeout, "the whole backlog running");
+            (await host.Admin.PutAsJsonAsync("/admin/failure-modes/overload", new { state = "contain" }, ct)).EnsureSuccessStatusCode();
+            await Eventually.WaitAsync(host.StatsAsync, r => r.Prefetch is null, Timeout, "the reproduce endpoint stopping");
+        } // the lock goes: the running reservations finish, the stop completes
 
-            await using (await LockRowAsync(app.ConnectionString, Sku))
-            {
-                (await admin.PostAsync("/admin/reservations/resume", null, ct)).EnsureSuccessStatusCode();
-                await Eventually.WaitAsync(() => ReservationsAsync(app), r => InFlight(r) == Backlog, Timeout, "the whole backlog running");
-
-                (await admin.PutAsJsonAsync("/admin/failure-modes/overload", new { state = "contain" }, ct)).EnsureSuccessStatusCode();
-                await Eventually.WaitAsync(() => ReservationsAsync(app), r => Prefetch(r) is null, Timeout, "the reproduce endpoint stopping");
-            } // the lock goes: the running reservations finish, the stop completes
-
-            await Eventually.WaitAsync(() => ReservationsAsync(app), r => Prefetch(r) == Limit, Timeout, "contain's endpoint connected");
-
-            await Eventually.WaitAsync(() => app.ScalarAsync<long>("SELECT count(*) FROM reservation_outcomes"), n => n == Backlog,
-                Timeout, "every order of the backlog reserved");
-            Assert.Equal(Backlog, await app.ScalarAsync<long>("SELECT count(*) FROM reservations WHERE sku = $1", Sku));
-            Assert.Equal(1000L - Backlog, await app.ScalarAsync<long>("SELECT available FROM catalog_items WHERE sku = $1", Sku));
-            Assert.Equal(0u, await broker.ReadyAsync(ct));
-        }
-        finally
-        {
-            await app.DisposeAsync();
-            await broker.DeleteAsync(CancellationToken.None);
-        }
+        await Eventually.WaitAsync(host.StatsAsync, r => r.Prefetch == Limit, Timeout, "contain's endpoint connected");
+        await host.AssertEveryOrderReservedOnceAsync();
+        Assert.Equal(0u, await host.Broker.ReadyAsync(ct));
     }
 
     private async Task DrainBacklogAsync(string state, int inProcess, int leftAtBroker, bool priceReadAnswers)
     {
-        var queue = $"test-order-placed-{Guid.NewGuid():N}";
-        await using var broker = await BrokerQueue.OpenAsync(await Servers.RabbitMqAsync(), queue, ct);
-        var app = await InventoryApp.CreateOnBrokerAsync(PoolSize,
-            ("Reservations:QueueName", queue), ("Reservations:ConcurrencyLimit", Limit.ToString(System.Globalization.CultureInfo.InvariantCulture)));
-        try
+        await using var host = await BacklogHost.StartAsync(ct);
+        Assert.True(await PriceReadAnswersAsync(host.App)); // warm: the read below must not pay for a cold start
+        await host.SetModeAsync(state);
+        await host.SendBacklogWhilePausedAsync();
+
+        await using (await LockRowAsync(host.App.ConnectionString, Sku))
         {
-            using var admin = app.CreateAdminClient();
-            Assert.True(await PriceReadAnswersAsync(app)); // warm: the read below must not pay for a cold start
-            (await admin.PutAsJsonAsync("/admin/failure-modes/overload", new { state }, ct)).EnsureSuccessStatusCode();
-            var prefetch = state == "reproduce" ? NaivePrefetch : Limit;
-            await Eventually.WaitAsync(() => ReservationsAsync(app), r => Prefetch(r) == prefetch, Timeout, $"consumer reconnected with prefetch {prefetch}");
+            await host.ResumeAsync();
+            var running = await Eventually.WaitAsync(host.StatsAsync, r => r.InFlight >= inProcess, Timeout, $"{inProcess} reservations started");
+            Assert.Equal(inProcess, running.InFlight);                           // never more than the limits admit
+            Assert.Equal((uint)leftAtBroker, await host.Broker.ReadyAsync(ct));  // the rest is where it is durable and shared
+            Assert.Equal(priceReadAnswers, await PriceReadAnswersAsync(host.App));
+        } // rollback: the lock goes, the reservations run
 
-            // A backlog at the broker: consumption paused, the orders sent straight to this test's queue.
-            (await admin.PostAsync("/admin/reservations/pause", null, ct)).EnsureSuccessStatusCode();
-            var orders = Enumerable.Range(0, Backlog).Select(_ => new OrderPlaced(Guid.NewGuid(), [new OrderLine(Sku, 1)])).ToList();
-            var endpoint = await app.Services.GetRequiredService<IBus>().GetSendEndpoint(new Uri($"queue:{queue}"));
-            await endpoint.SendBatch(orders, ct);
-            await Eventually.WaitAsync(() => broker.ReadyAsync(ct), n => n == Backlog, Timeout, "backlog at the broker");
-
-            await using (var rowLock = await LockRowAsync(app.ConnectionString, Sku))
-            {
-                (await admin.PostAsync("/admin/reservations/resume", null, ct)).EnsureSuccessStatusCode();
-                var running = await Eventually.WaitAsync(() => ReservationsAsync(app), r => InFlight(r) >= inProcess, Timeout,
-                    $"{inProcess} reservations started");
-                Assert.Equal(inProcess, InFlight(running));                  // never more than the limits admit
-                Assert.Equal((uint)leftAtBroker, await broker.ReadyAsync(ct));   // the rest is where it is durable and shared
-                Assert.Equal(priceReadAnswers, await PriceReadAnswersAsync(app));
-            } // rollback: the lock goes, the reservations run
-
-            await Eventually.WaitAsync(() => app.ScalarAsync<long>("SELECT count(*) FROM reservation_outcomes"), n => n == Backlog,
-                Timeout, "every order of the backlog reserved");
-            Assert.Equal(Backlog, await app.ScalarAsync<long>("SELECT count(*) FROM reservations WHERE sku = $1", Sku));
-            Assert.Equal(1000L - Backlog, await app.ScalarAsync<long>("SELECT available FROM catalog_items WHERE sku = $1", Sku));
-            Assert.Equal(inProcess, PeakInFlight(await ReservationsAsync(app)));
-        }
-        finally
-        {
-            await app.DisposeAsync(); // first: a running consumer would declare the queue again
-            await broker.DeleteAsync(CancellationToken.None);
-        }
+        await host.AssertEveryOrderReservedOnceAsync();
+        Assert.Equal(inProcess, (await host.StatsAsync()).PeakInFlight);
     }
 
     /// <summary>A price read (what order placement asks): true when answered within 5 s, false when it could not be — in
@@ -140,30 +95,83 @@ public sealed class OrderPlacedBacklogTests
         }
     }
 
-    private async Task<NpgsqlTransaction> LockRowAsync(string connectionString, string sku)
+    /// <summary>Holds the SKU's row (SELECT … FOR UPDATE) on a connection of its own until disposed (rollback).</summary>
+    private async Task<IAsyncDisposable> LockRowAsync(string connectionString, string sku)
     {
         var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(connectionString) { Pooling = false }.ConnectionString);
         await connection.OpenAsync(ct);
-        var transaction = await connection.BeginTransactionAsync(ct);
-        await using var command = new NpgsqlCommand("SELECT 1 FROM catalog_items WHERE sku = $1 FOR UPDATE", connection, transaction)
-        {
-            Parameters = { new() { Value = sku } },
-        };
-        await command.ExecuteScalarAsync(ct);
+        var transaction = await connection.BeginTransactionAsync(ct); // ended with the connection
         // This session is idle in its transaction on purpose: the database's 10 s backstop must not end it early.
-        await using var noTimeout = new NpgsqlCommand("SET LOCAL idle_in_transaction_session_timeout = 0", connection, transaction);
-        await noTimeout.ExecuteNonQueryAsync(ct);
-        return transaction; // disposing it rolls back; the connection closes with the test's app
+        await using (var noTimeout = new NpgsqlCommand("SET LOCAL idle_in_transaction_session_timeout = 0", connection, transaction))
+        {
+            await noTimeout.ExecuteNonQueryAsync(ct);
+        }
+        await using var command = new NpgsqlCommand("SELECT 1 FROM catalog_items WHERE sku = $1 FOR UPDATE", connection, transaction);
+        command.Parameters.Add(new() { Value = sku });
+        await command.ExecuteScalarAsync(ct);
+        return connection; // closing it ends the transaction (rollback) and the lock
     }
 
-    /// <summary>The "reservations" stats, read in-process: /admin/stats also reads the outbox backlog from PostgreSQL,
-    /// and in reproduce that read waits for a pooled connection like everything else.</summary>
-    private static Task<Reservations.ReservationsStats> ReservationsAsync(InventoryApp app) =>
-        Task.FromResult(app.Services.GetRequiredService<Reservations.OrderPlacedIntake>().Snapshot());
+    /// <summary>
+    /// An Inventory host on the real broker with a queue of its own (Reservations:QueueName), a pool of PoolSize and the
+    /// consumer limit Limit; disposing stops the host first (a running consumer would declare the queue again), then
+    /// deletes the queue.
+    /// </summary>
+    private sealed class BacklogHost(InventoryApp app, HttpClient admin, BrokerQueue broker, string queue, CancellationToken ct)
+        : IAsyncDisposable
+    {
+        public InventoryApp App => app;
+        public HttpClient Admin => admin;
+        public BrokerQueue Broker => broker;
 
-    private static int? Prefetch(Reservations.ReservationsStats r) => r.Prefetch;
-    private static long InFlight(Reservations.ReservationsStats r) => r.InFlight;
-    private static long PeakInFlight(Reservations.ReservationsStats r) => r.PeakInFlight;
+        public static async Task<BacklogHost> StartAsync(CancellationToken ct)
+        {
+            var queue = $"test-order-placed-{Guid.NewGuid():N}";
+            var broker = await BrokerQueue.OpenAsync(await Servers.RabbitMqAsync(), queue, ct);
+            var app = await InventoryApp.CreateOnBrokerAsync(PoolSize,
+                ("Reservations:QueueName", queue), ("Reservations:ConcurrencyLimit", Limit.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+            return new BacklogHost(app, app.CreateAdminClient(), broker, queue, ct);
+        }
+
+        /// <summary>The "reservations" stats, read in-process: /admin/stats also reads the outbox backlog from
+        /// PostgreSQL, and in reproduce that read waits for a pooled connection like everything else.</summary>
+        public Task<Reservations.ReservationsStats> StatsAsync() =>
+            Task.FromResult(app.Services.GetRequiredService<Reservations.OrderPlacedIntake>().Snapshot());
+
+        public async Task SetModeAsync(string state)
+        {
+            (await admin.PutAsJsonAsync("/admin/failure-modes/overload", new { state }, ct)).EnsureSuccessStatusCode();
+            var prefetch = state == "reproduce" ? NaivePrefetch : Limit;
+            await Eventually.WaitAsync(StatsAsync, r => r.Prefetch == prefetch, Timeout, $"consumer reconnected with prefetch {prefetch}");
+        }
+
+        /// <summary>A backlog at the broker: consumption paused, the orders sent straight to this host's queue.</summary>
+        public async Task SendBacklogWhilePausedAsync()
+        {
+            (await admin.PostAsync("/admin/reservations/pause", null, ct)).EnsureSuccessStatusCode();
+            var endpoint = await app.Services.GetRequiredService<IBus>().GetSendEndpoint(new Uri($"queue:{queue}"));
+            await endpoint.SendBatch(Enumerable.Range(0, Backlog).Select(_ => new OrderPlaced(Guid.NewGuid(), [new OrderLine(Sku, 1)])), ct);
+            await Eventually.WaitAsync(() => broker.ReadyAsync(ct), n => n == Backlog, Timeout, "backlog at the broker");
+        }
+
+        public async Task ResumeAsync() => (await admin.PostAsync("/admin/reservations/resume", null, ct)).EnsureSuccessStatusCode();
+
+        public async Task AssertEveryOrderReservedOnceAsync()
+        {
+            await Eventually.WaitAsync(() => app.ScalarAsync<long>("SELECT count(*) FROM reservation_outcomes"), n => n == Backlog,
+                Timeout, "every order of the backlog reserved");
+            Assert.Equal(Backlog, await app.ScalarAsync<long>("SELECT count(*) FROM reservations WHERE sku = $1", Sku));
+            Assert.Equal(1000L - Backlog, await app.ScalarAsync<long>("SELECT available FROM catalog_items WHERE sku = $1", Sku));
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            admin.Dispose();
+            await app.DisposeAsync();
+            await broker.DeleteAsync(CancellationToken.None);
+            await broker.DisposeAsync();
+        }
+    }
 
     /// <summary>The broker's view of the queue: messages ready (not delivered to any consumer).</summary>
     private sealed class BrokerQueue(IConnection connection, IChannel channel, string queue) : IAsyncDisposable
