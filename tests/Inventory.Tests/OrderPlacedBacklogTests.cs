@@ -56,6 +56,37 @@ public sealed class OrderPlacedBacklogTests
         Assert.Equal(0u, await host.Broker.ReadyAsync(ct));
     }
 
+    /// <summary>
+    /// Shutdown in the middle of that switch, before the lock goes: the old endpoint's stop waits for reservations that
+    /// cannot finish, and the host must stop anyway once its shutdown time is up (it used to wait for the lock forever).
+    /// The held reservations are cancelled and roll back; none was acknowledged, so the broker delivers them again when
+    /// the connection closes (the end of the process; this test's process lives on, so it checks the database side).
+    /// </summary>
+    [Fact]
+    public async Task ShutdownWhileASwitchWaitsOnHeldReservations_StopsWhenTheShutdownTimeIsUp_NothingReserved()
+    {
+        await using var host = await BacklogHost.StartAsync(ct, ("shutdownTimeoutSeconds", "5"));
+        await host.SetModeAsync("reproduce");
+        await host.SendBacklogWhilePausedAsync();
+
+        await using (await LockRowAsync(host.App.ConnectionString, Sku))
+        {
+            await host.ResumeAsync();
+            await Eventually.WaitAsync(host.StatsAsync, r => r.InFlight == Backlog, Timeout, "the whole backlog running");
+            (await host.Admin.PutAsJsonAsync("/admin/failure-modes/overload", new { state = "contain" }, ct)).EnsureSuccessStatusCode();
+            await Eventually.WaitAsync(host.StatsAsync, r => r.Prefetch is null, Timeout, "the reproduce endpoint stopping");
+
+            var shutdown = host.App.DisposeAsync().AsTask();
+            Assert.True(await Task.WhenAny(shutdown, Task.Delay(Timeout, ct)) == shutdown,
+                $"the host did not stop within {Timeout.TotalSeconds:0} s (shutdown time 5 s) while its reservations were held");
+            await shutdown;
+            await Eventually.WaitAsync(host.StatsAsync, r => r.InFlight == 0, Timeout, "every held reservation ended");
+        }
+
+        Assert.Equal(0L, await host.App.ScalarAsync<long>("SELECT count(*) FROM reservations"));
+        Assert.Equal(1000L, await host.App.ScalarAsync<long>("SELECT available FROM catalog_items WHERE sku = $1", Sku));
+    }
+
     private async Task DrainBacklogAsync(string state, int inProcess, int leftAtBroker, bool priceReadAnswers)
     {
         await using var host = await BacklogHost.StartAsync(ct);
@@ -124,19 +155,22 @@ public sealed class OrderPlacedBacklogTests
         public HttpClient Admin => admin;
         public BrokerQueue Broker => broker;
 
-        public static async Task<BacklogHost> StartAsync(CancellationToken ct)
+        public static async Task<BacklogHost> StartAsync(CancellationToken ct, params (string Key, string? Value)[] settings)
         {
             var queue = $"test-order-placed-{Guid.NewGuid():N}";
             var broker = await BrokerQueue.OpenAsync(await Servers.RabbitMqAsync(), queue, ct);
-            var app = await InventoryApp.CreateOnBrokerAsync(PoolSize,
-                ("Reservations:QueueName", queue), ("Reservations:ConcurrencyLimit", Limit.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+            var app = await InventoryApp.CreateOnBrokerAsync(PoolSize, [
+                ("Reservations:QueueName", queue), ("Reservations:ConcurrencyLimit", Limit.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+                .. settings]);
             return new BacklogHost(app, app.CreateAdminClient(), broker, queue, ct);
         }
 
-        /// <summary>The "reservations" stats, read in-process: /admin/stats also reads the outbox backlog from
-        /// PostgreSQL, and in reproduce that read waits for a pooled connection like everything else.</summary>
-        public Task<Reservations.ReservationsStats> StatsAsync() =>
-            Task.FromResult(app.Services.GetRequiredService<Reservations.OrderPlacedIntake>().Snapshot());
+        private readonly Reservations.OrderPlacedIntake intake = app.Services.GetRequiredService<Reservations.OrderPlacedIntake>();
+
+        /// <summary>The "reservations" stats, read in-process (also once the host has stopped): /admin/stats also reads
+        /// the outbox backlog from PostgreSQL, and in reproduce that read waits for a pooled connection like everything
+        /// else.</summary>
+        public Task<Reservations.ReservationsStats> StatsAsync() => Task.FromResult(intake.Snapshot());
 
         public async Task SetModeAsync(string state)
         {

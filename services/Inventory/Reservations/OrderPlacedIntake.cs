@@ -50,6 +50,7 @@ public sealed class OrderPlacedIntake : BackgroundService, IDrillStatsSource, IH
     private readonly TimeProvider time;
     private readonly ILogger<OrderPlacedIntake> logger;
     private readonly SemaphoreSlim applying = new(1, 1);
+    private readonly CancellationTokenSource shutdownTimeUp = new(); // a stop waiting for running reservations gives up
     private readonly InFlightCounter reservations = new();
     private HostReceiveEndpointHandle? endpoint;
     private volatile ConsumerLimits? connected;   // the limits of the connected endpoint; null while stopped
@@ -123,6 +124,10 @@ public sealed class OrderPlacedIntake : BackgroundService, IDrillStatsSource, IH
             {
                 await AwaitReadyAsync(await ApplyAsync(stoppingToken), stoppingToken);
             }
+            catch (OperationCanceledException) when (shutdownTimeUp.IsCancellationRequested)
+            {
+                return; // a switch gave up at shutdown: StopAsync finishes the stop
+            }
             catch (Exception e) when (e is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
             {
                 logger.LogError(e, "Could not apply the OrderPlaced consumer limits; trying again");
@@ -130,14 +135,26 @@ public sealed class OrderPlacedIntake : BackgroundService, IDrillStatsSource, IH
         } while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false));
     }
 
+    /// <summary>
+    /// Shutdown drains: the reservations running finish, until the host's shutdown time is up
+    /// (<paramref name="cancellationToken"/>). Then a stop still waiting — this one, or a switch's or a pause's, which
+    /// have no deadline of their own — gives up: the running reservations are cancelled (rolled back) and were never
+    /// acknowledged, so the broker delivers them again once this process's connection is gone. A reservation may be
+    /// held by a lock that is not ours; the process must stop all the same (it used to wait for the lock forever).
+    /// </summary>
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
+        stopped = true; // no ApplyAsync connects after this
+        using var timeUp = cancellationToken.Register(shutdownTimeUp.Cancel);
         await base.StopAsync(cancellationToken);
-        await applying.WaitAsync(CancellationToken.None);
+        await applying.WaitAsync(CancellationToken.None); // held by a stop in progress at most until the time is up
         try
         {
-            stopped = true; // no ApplyAsync connects after this
             await StopEndpointAsync();
+        }
+        catch (OperationCanceledException) when (shutdownTimeUp.IsCancellationRequested)
+        {
+            logger.LogWarning("Shutdown time up: OrderPlaced reservations still running were cancelled; the broker delivers them again");
         }
         finally
         {
@@ -179,17 +196,18 @@ public sealed class OrderPlacedIntake : BackgroundService, IDrillStatsSource, IH
     }
 
     /// <summary>
-    /// Stops the endpoint, under the lock, with no deadline and no caller's token: MassTransit's stop waits for the
-    /// deliveries already running, and a cancelled stop cancels them and leaves their channel open with the messages
-    /// unacknowledged — stuck until the connection closes (seen in OrderPlacedBacklogTests before this was so). So a switch
-    /// away from reproduce, or a pause, takes effect once the reservations already running have finished; the handle is
+    /// Stops the endpoint, under the lock, with no deadline and no caller's token; only the end of the shutdown time
+    /// cancels it. MassTransit's stop waits for the deliveries already running, and a cancelled stop cancels them and
+    /// leaves their channel open with the messages unacknowledged — stuck until the connection closes (seen in
+    /// OrderPlacedBacklogTests before this was so), which only the end of the process does. So a switch away from
+    /// reproduce, or a pause, takes effect once the reservations already running have finished; the handle is
     /// forgotten only then, so a stop that fails is tried again by the next call rather than leaving a second consumer.
     /// </summary>
     private async Task StopEndpointAsync()
     {
         if (endpoint is not { } running) return;
         connected = null;
-        await running.StopAsync(CancellationToken.None);
+        await running.StopAsync(shutdownTimeUp.Token);
         endpoint = null;
     }
 
