@@ -2,6 +2,8 @@
 // a replay returns the stored order, and the OrderPlaced outbox row commits in the order's own transaction.
 using System.Net;
 using System.Text.Json;
+using Npgsql;
+using ReliableShop.Ordering.Orders;
 
 namespace ReliableShop.Ordering.Tests;
 
@@ -84,6 +86,45 @@ public sealed class PlaceOrderTests(PlaceOrderFixture fixture) : IClassFixture<P
         Assert.Equal(1L, await Db.ScalarAsync<long>(_db, "SELECT count(*) FROM orders WHERE idempotency_key = $1", key));
         Assert.Equal(1L, await Db.ScalarAsync<long>(_db, "SELECT count(*) FROM outbox_messages WHERE payload->>'orderId' = $1", ids[0].ToString()));
         foreach (var r in responses) r.Dispose();
+    }
+
+    /// <summary>
+    /// The engine's half of that guarantee, without HTTP in between and with the 30 transactions released at once,
+    /// 20 times: the order id is derived from the key, so an order row has two unique indexes (id, idempotency_key), and
+    /// both must arbitrate the conflict. With the key's alone as the ON CONFLICT target, a duplicate whose insert met
+    /// the other's primary key first failed with 23505 instead of doing nothing — a 500 (2 of 30 in one CI run).
+    /// </summary>
+    [Fact]
+    public async Task Commit_SameOrderFrom30TransactionsAtOnce_OneCreatesItTheOthersWriteNothing()
+    {
+        const int Rounds = 20, Duplicates = 30;
+        await using var db = NpgsqlDataSource.Create(_db);
+        for (var round = 0; round < Rounds; round++)
+        {
+            var key = Requests.NewKey();
+            var order = new NewOrder(OrderIdentity.OrderIdFor(key), key, RequestHash: "h", CustomerId: "c-1", Total: 12.50m,
+                AuthorizationId: Guid.NewGuid(), Lines: [new OrderLineResponse("SKU-0001", 1, 12.50m)]);
+            var connections = await Task.WhenAll(Enumerable.Range(0, Duplicates).Select(_ => db.OpenConnectionAsync(Requests.Ct).AsTask()));
+            try
+            {
+                var go = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                var commits = connections.Select(async connection =>
+                {
+                    await go.Task;
+                    return await PlaceOrderTransaction.CommitAsync(connection, order, DateTimeOffset.UtcNow, Requests.Ct);
+                }).ToArray();
+                go.SetResult();
+
+                var created = await Task.WhenAll(commits); // a unique violation fails the test here
+                Assert.Equal(1, created.Count(c => c));
+                Assert.Equal(1L, await Db.ScalarAsync<long>(_db, "SELECT count(*) FROM orders WHERE idempotency_key = $1", key));
+                Assert.Equal(1L, await Db.ScalarAsync<long>(_db, "SELECT count(*) FROM outbox_messages WHERE payload->>'orderId' = $1", order.Id.ToString()));
+            }
+            finally
+            {
+                foreach (var connection in connections) await connection.DisposeAsync();
+            }
+        }
     }
 
     [Fact]
