@@ -9,7 +9,11 @@ namespace ReliableShop.SystemTests.Drills;
 
 public sealed class Drill(SystemFixture system, string mode, ITestOutputHelper output, string? report = null)
 {
-    private static readonly TimeSpan Propagation = TimeSpan.FromSeconds(2);
+    // The 2 s a flip takes to reach every replica is FailureModeToggleTests' guarantee, on a system at rest. A drill
+    // flips right after a phase that drove the system into collapse on purpose (requests still draining, a replica's
+    // threads and PostgreSQL busy): reaching every replica is waited for longer there, and a flip that took longer
+    // than 2 s is recorded in the report rather than failing the drill it did not measure.
+    private static readonly TimeSpan Propagation = TimeSpan.FromSeconds(10), PromisedPropagation = TimeSpan.FromSeconds(2);
     private readonly List<string> lines = [];
 
     public string Mode => mode;
@@ -21,12 +25,15 @@ public sealed class Drill(SystemFixture system, string mode, ITestOutputHelper o
         using var response = await system.Ordering.PutAsJsonAsync($"/admin/failure-modes/{mode}",
             parameters is null ? new { state } : (object)new { state, parameters }, ct);
         Assert.True(response.IsSuccessStatusCode, $"PUT {mode} {state} → {(int)response.StatusCode} {await response.Content.ReadAsStringAsync(ct)}");
+        var flipped = TimeProvider.System.GetTimestamp();
         await ForEveryInstanceAsync(async (client, instance) =>
         {
             await Eventually.WaitAsync(async () => await StateAsync(client, ct), s => s == state, Propagation,
                 $"{mode}={state} on {instance.Service} pid {instance.ProcessId}");
         });
-        Record($"-- {mode} → {state}" + (parameters is null ? "" : " " + JsonSerializer.Serialize(parameters)));
+        var took = TimeProvider.System.GetElapsedTime(flipped);
+        Record($"-- {mode} → {state}" + (parameters is null ? "" : " " + JsonSerializer.Serialize(parameters))
+               + (took > PromisedPropagation ? $" (every replica after {took.TotalSeconds:0.0} s)" : ""));
     }
 
     public Task SetAsync(string state, CancellationToken ct) => SetAsync(state, null, ct);
