@@ -40,16 +40,7 @@ public sealed class OrderPlacedBacklogTests
     public async Task SwitchToContainWhileTheBacklogRuns_TakesEffectAndLosesNothing()
     {
         await using var host = await BacklogHost.StartAsync(ct);
-        await host.SetModeAsync("reproduce");
-        await host.SendBacklogWhilePausedAsync();
-
-        await using (await LockRowAsync(host.App.ConnectionString, Sku))
-        {
-            await host.ResumeAsync();
-            await Eventually.WaitAsync(host.StatsAsync, r => r.InFlight == Backlog, Timeout, "the whole backlog running");
-            (await host.Admin.PutAsJsonAsync("/admin/failure-modes/overload", new { state = "contain" }, ct)).EnsureSuccessStatusCode();
-            await Eventually.WaitAsync(host.StatsAsync, r => r.Prefetch is null, Timeout, "the reproduce endpoint stopping");
-        } // the lock goes: the running reservations finish, the stop completes
+        await (await SwitchToContainWithTheBacklogHeldAsync(host)).DisposeAsync(); // the lock goes: the reservations finish, the stop completes
 
         await Eventually.WaitAsync(host.StatsAsync, r => r.Prefetch == Limit, Timeout, "contain's endpoint connected");
         await host.AssertEveryOrderReservedOnceAsync();
@@ -66,16 +57,8 @@ public sealed class OrderPlacedBacklogTests
     public async Task ShutdownWhileASwitchWaitsOnHeldReservations_StopsWhenTheShutdownTimeIsUp_NothingReserved()
     {
         await using var host = await BacklogHost.StartAsync(ct, ("shutdownTimeoutSeconds", "5"));
-        await host.SetModeAsync("reproduce");
-        await host.SendBacklogWhilePausedAsync();
-
-        await using (await LockRowAsync(host.App.ConnectionString, Sku))
+        await using (await SwitchToContainWithTheBacklogHeldAsync(host))
         {
-            await host.ResumeAsync();
-            await Eventually.WaitAsync(host.StatsAsync, r => r.InFlight == Backlog, Timeout, "the whole backlog running");
-            (await host.Admin.PutAsJsonAsync("/admin/failure-modes/overload", new { state = "contain" }, ct)).EnsureSuccessStatusCode();
-            await Eventually.WaitAsync(host.StatsAsync, r => r.Prefetch is null, Timeout, "the reproduce endpoint stopping");
-
             var shutdown = host.App.DisposeAsync().AsTask();
             Assert.True(await Task.WhenAny(shutdown, Task.Delay(Timeout, ct)) == shutdown,
                 $"the host did not stop within {Timeout.TotalSeconds:0} s (shutdown time 5 s) while its reservations were held");
@@ -85,6 +68,28 @@ public sealed class OrderPlacedBacklogTests
 
         Assert.Equal(0L, await host.App.ScalarAsync<long>("SELECT count(*) FROM reservations"));
         Assert.Equal(1000L, await host.App.ScalarAsync<long>("SELECT available FROM catalog_items WHERE sku = $1", Sku));
+    }
+
+    /// <summary>The whole backlog running in reproduce, held on the row lock (returned: disposing it releases them),
+    /// then the switch to contain, whose stop of the reproduce endpoint waits for them.</summary>
+    private async Task<IAsyncDisposable> SwitchToContainWithTheBacklogHeldAsync(BacklogHost host)
+    {
+        await host.SetModeAsync("reproduce");
+        await host.SendBacklogWhilePausedAsync();
+        var held = await LockRowAsync(host.App.ConnectionString, Sku);
+        try
+        {
+            await host.ResumeAsync();
+            await Eventually.WaitAsync(host.StatsAsync, r => r.InFlight == Backlog, Timeout, "the whole backlog running");
+            (await host.Admin.PutAsJsonAsync("/admin/failure-modes/overload", new { state = "contain" }, ct)).EnsureSuccessStatusCode();
+            await Eventually.WaitAsync(host.StatsAsync, r => r.Prefetch is null, Timeout, "the reproduce endpoint stopping");
+            return held;
+        }
+        catch
+        {
+            await held.DisposeAsync();
+            throw;
+        }
     }
 
     private async Task DrainBacklogAsync(string state, int inProcess, int leftAtBroker, bool priceReadAnswers)
