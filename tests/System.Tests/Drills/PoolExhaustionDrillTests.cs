@@ -30,11 +30,12 @@ public sealed class PoolExhaustionDrillTests(SystemFixture system, ITestOutputHe
             var contain = await PhaseAsync(drill, ordering, "contain", Parameters, TimeSpan.FromSeconds(20), ct);
             await drill.SetAsync("off", ct);
 
-            // reproduce: the wait is for a connection, not for SQL.
+            // reproduce: the wait is for a connection, not for SQL. "SQL stays small" is the ratio, not an absolute bound:
+            // SQL p95 was 21 ms on a quiet machine and 94–116 ms on a busy one, with the pool wait 25–100 × longer.
             Assert.True(reproduce.PendingShare >= 0.5, $"reproduce: pending > 0 in only {reproduce.PendingShare:P0} of samples");
             Assert.True(reproduce.PoolWaitP95Ms > 500 || reproduce.NpgsqlTimeouts > 0, $"reproduce: pool wait p95 {reproduce.PoolWaitP95Ms} ms");
-            Assert.True(reproduce.SqlP95Ms < 50, $"reproduce: SQL p95 {reproduce.SqlP95Ms} ms is not small");
-            Assert.True(reproduce.PoolWaitP95Ms >= 10 * Math.Max(1, reproduce.SqlP95Ms), "reproduce: pool wait does not dominate SQL time");
+            Assert.True(reproduce.PoolWaitP95Ms >= 10 * Math.Max(1, reproduce.SqlP95Ms),
+                $"reproduce: pool wait p95 {reproduce.PoolWaitP95Ms} ms does not dominate SQL p95 {reproduce.SqlP95Ms} ms (≥ 10 ×)");
             // contain: connections only for SQL; nothing waits, nothing times out, goodput at least doubles.
             Assert.True(contain.PendingShare <= 0.05, $"contain: pending > 0 in {contain.PendingShare:P0} of samples");
             Assert.Equal(0, contain.PoolWaitTimeouts);
