@@ -1,5 +1,5 @@
 // Drill: circuit-breaker (docs/failure-modes/circuit-breaker.md). Payment hard down, then browning out (3 s latency,
-// 30 % errors), under 25 orders/s (the spec's 50 is this 2-core machine's whole capacity for the test system). reproduce: the naive pipeline (no breaker, 10 s attempt timeout, 3 immediate
+// 30 % errors), under 15 orders/s (the spec's 50 is more than this 2-core machine's whole capacity for the test system). reproduce: the naive pipeline (no breaker, 10 s attempt timeout, 3 immediate
 // retries, no fallback) — every call waits out every attempt and Payment receives all of them. contain: Payment's own
 // breaker (attempt timeout inside it) opens within seconds, calls short-circuit, orders are accepted as
 // PaymentPending (202) and settle after recovery; Inventory's breaker never opens. Criteria: failure-modes.md § 8.
@@ -10,9 +10,11 @@ namespace ReliableShop.SystemTests.Drills;
 [Collection(SystemCollection.Name)]
 public sealed class CircuitBreakerDrillTests(SystemFixture system, ITestOutputHelper output) : IAsyncLifetime
 {
-    // The spec's 50 orders/s is the whole capacity of the test system on 2 cores (baseline p99 0.7–8 s there, measured);
-    // at half of it the baseline is healthy, so what the phases show is the breaker, not the machine.
-    private const double Rps = 25;
+    // The spec's 50 orders/s is the whole capacity of the test system on 2 cores (baseline p99 0.7–8 s there, measured),
+    // and that capacity varies with the host: the overload drill measured C = 60/s on 2026-12-06 morning and 30/s that
+    // evening, when 25/s here refused 8–19 % of the baseline at the door. At 15/s — half the lowest C seen — the
+    // baseline is healthy, so what the phases show is the breaker, not the machine.
+    private const double Rps = 15;
     private static readonly TimeSpan BreakDuration = TimeSpan.FromSeconds(5); // Resilience:Payment:BreakDuration
     private static readonly object Fault = new { downSeconds = 10, brownoutLatencyMs = 3000, brownoutErrorRate = 0.3 };
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
