@@ -102,7 +102,7 @@ public sealed class OverloadDrillTests(SystemFixture system, ITestOutputHelper o
         Assert.True(contain.GoodputRps >= 0.9 * capacity, $"contain goodput {contain.GoodputRps:0.0}/s, expected ≥ 90 % of C = {capacity}");
         // Admitted p99 within the SLO, beyond what this host adds to ANY answer under the same offered load: the floor
         // (GET /alive, no work) measured beside it. On a quiet host the floor p99 is 14–45 ms and this is the SLO; on a
-        // CPU-bound one (2026-12-06 evening: floor p99 350–390 ms) the host's own delay is not the service's.
+        // CPU-bound one (2026-12-06 evening: floor p99 350–1770 ms) the host's own delay is not the service's.
         Assert.True(contain.SuccessP99Ms <= Slo.TotalMilliseconds + floor.P99Ms,
             $"contain admitted p99 {contain.SuccessP99Ms:0} ms, expected ≤ SLO {Slo.TotalMilliseconds:0} ms + the floor p99 {floor.P99Ms:0} ms");
         Assert.True(contain.RejectedP99Ms <= Math.Max(20, 1.5 * floor.P99Ms),
