@@ -37,7 +37,7 @@ public sealed class CircuitBreakerDrillTests(SystemFixture system, ITestOutputHe
         // At rest before the baseline: the warm-up's orders (and a previous test's) settle first — each order is a
         // reservation, a capture and their events after its POST. A CI run that started measuring at once saw its
         // baseline at 25/s refuse 8 % at the door (p99 1.9 s) while the recovery phase, at the same rate, refused none.
-        await WaitUntilSettledAsync();
+        await drill.SettledAsync(Ct);
         drill.Record(LoadReport.Header);
 
         var baseline = await PhaseAsync(http, "baseline", TimeSpan.FromSeconds(10));
@@ -45,7 +45,7 @@ public sealed class CircuitBreakerDrillTests(SystemFixture system, ITestOutputHe
         await drill.SetAsync("reproduce", Fault, Ct);
         var reproduce = await PhaseAsync(http, "reproduce", TimeSpan.FromSeconds(20));
         await drill.SetAsync("off", Ct);
-        await WaitUntilSettledAsync(); // the naive phase's backlog (its jobs waited out the same timeouts) is not contain's load
+        await drill.SettledAsync(Ct); // the naive phase's backlog (its jobs waited out the same timeouts) is not contain's load
 
         await drill.SetAsync("contain", Fault, Ct);
         var contain = await PhaseAsync(http, "contain", TimeSpan.FromSeconds(20), watchOpening: true);
@@ -56,7 +56,7 @@ public sealed class CircuitBreakerDrillTests(SystemFixture system, ITestOutputHe
             all => all, TimeSpan.FromSeconds(20), "Payment's breaker closed on every Ordering replica after recovery");
         var recovery = await PhaseAsync(http, "recovery", TimeSpan.FromSeconds(10));
         var settling = TimeProvider.System.GetTimestamp();
-        var settled = await WaitUntilSettledAsync();
+        var settled = await drill.SettledAsync(Ct);
         drill.Record($"after recovery: breaker closed on every replica; every order settled {TimeProvider.System.GetElapsedTime(settling).TotalSeconds:0} s after the recovery phase; {settled}");
 
         // reproduce: every call pays timeout × attempts — POST p99 ≥ 5 s — and Payment receives ~all attempts: nothing is
@@ -87,8 +87,6 @@ public sealed class CircuitBreakerDrillTests(SystemFixture system, ITestOutputHe
         Assert.True(baseline.Traffic.Count(201) >= 0.95 * baseline.Load.Sent, $"baseline: {baseline.Traffic}");
     }
 
-    private Task<InvariantReport> WaitUntilSettledAsync() => Eventually.WaitAsync(() => Invariants.CheckAsync(system, Ct),
-        r => r.AllZero, TimeSpan.FromMinutes(3), "every order (PaymentPending ones included) settled, invariants zero");
 
     private async Task<PhaseResult> PhaseAsync(Func<HttpClient> http, string name, TimeSpan duration, bool watchOpening = false)
     {

@@ -105,6 +105,13 @@ public sealed class Drill(SystemFixture system, string mode, ITestOutputHelper o
         }
     }
 
+    /// <summary>
+    /// The system at rest: every order (PaymentPending ones included) settled and the invariants zero. Between phases, so
+    /// one phase's backlog (reservations, captures, deferred authorizations) is not the next one's load.
+    /// </summary>
+    public Task<InvariantReport> SettledAsync(CancellationToken ct) => Eventually.WaitAsync(() => Invariants.CheckAsync(system, ct),
+        r => r.AllZero, TimeSpan.FromMinutes(3), "every order (PaymentPending ones included) settled, invariants zero");
+
     /// <summary>Writes one measured line to the test output and to artifacts/drills/&lt;report&gt;.txt.</summary>
     public void Record(string line)
     {
