@@ -18,11 +18,13 @@
 // yours; write the value and the machine in the mode's doc page.
 //
 // Timeline of the drill (ramping-arrival-rate 0.5C → 1C → 2C → hold 3C, then 0.5C; open model):
-//   0 ────── 20 ─────────────────────────── 80 ─────────────────────────── 140 ──────────── 170 s
-//   ◆ off     ◆ reproduce                    ◆ contain                      ◆ off
-//   0.5C      [ramp 0.5C→C→2C→3C 15 s | 3C 45 s ]  [ramp 15 s | 3C 45 s ]   0.5C (5 s transition)
-// The ramps are the fault phases' transition windows; the 45 s at 3 × C are judged (window:steady). The recovery
-// phase's 5 s transition IS "p99 back to baseline within 5 s": its steady window must meet the baseline p99.
+//   0 ────── 20 ─────────────────────────── 80 ──────── 110 ─────────────────────────── 170 ──────────── 200 s
+//   ◆ off     ◆ reproduce                    ◆ off       ◆ contain                      ◆ off
+//   0.5C      [ramp 0.5C→C→2C→3C 15 s | 3C 45 s ]  no load    [ramp 15 s | 3C 45 s ]   0.5C (5 s transition)
+// The ramps are the fault phases' transition windows; the 45 s at 3 × C are judged (window:steady). The settle phase
+// (SETTLE_SECONDS, no load) lets reproduce's admitted orders finish, so contain is not measured on their leftover work
+// (the .NET drill waits for every order settled instead; on 2 cores that took SETTLE_MEASURED after reproduce). The
+// recovery phase's 5 s transition IS "p99 back to baseline within 5 s": its steady window must meet the baseline p99.
 //
 // Criteria (thresholds below):
 //   reproduce → goodput < 30 % of C (at 3 × C offered)
@@ -32,7 +34,7 @@
 // Goodput is a count over the 45 s steady window (a Counter's rate divides by the whole run): ≥ 0.9 × C × 45 orders
 // placed (201) within the SLO — see placed_goodput below; C counts 201s too. Not judged here: "queues within bounds" — Ordering's admission queue and the bounded
 // channel are read on the dashboard (and asserted by the .NET drill test).
-// Environment: C_RPS=40, ORDER_P99_BASELINE_MS=300 (calibration: the baseline phase's order_latency p99 on this
+// Environment: C_RPS=40, SETTLE_SECONDS=30, ORDER_P99_BASELINE_MS=300 (calibration: the baseline phase's order_latency p99 on this
 // machine; "back to baseline" allows 1.5 × it), OVERLOAD_PREALLOCATED_VUS (default 12 × C, see below),
 // STEP=drill|capacity, CAPACITY_FROM=10, CAPACITY_TO=100, CAPACITY_STEP=10, CAPACITY_LEVEL_SECONDS=15, plus the
 // variables of k6/README.md. Doc: k6/README.md
@@ -57,6 +59,8 @@ const ORDER_P99_RECOVERED_MS = Math.round(1.5 * ORDER_P99_BASELINE_MS);
 const RAMP_STAGE_SECONDS = 5; // 0.5C → C, C → 2C, 2C → 3C
 const HOLD_SECONDS = 45; // 3 × C, the judged window of a fault phase
 const RAMP_SECONDS = 3 * RAMP_STAGE_SECONDS;
+const SETTLE_SECONDS = envNumber('SETTLE_SECONDS', 30); // between reproduce and contain, no load, every mode off
+if (!(Number.isInteger(SETTLE_SECONDS) && SETTLE_SECONDS >= 2)) throw new Error(`SETTLE_SECONDS=${SETTLE_SECONDS} must be a whole number ≥ 2`);
 
 /** Orders answered 2xx — the admitted ones only; their latency is "admitted p99". */
 const admittedLatency = new Trend('admitted_latency', true);
@@ -92,6 +96,7 @@ function vus(peakPerSecond) {
 const PHASES = [
   { name: 'baseline', state: 'off', seconds: 20, transitionSeconds: 0 },
   { name: 'reproduce', state: 'reproduce', seconds: RAMP_SECONDS + HOLD_SECONDS, transitionSeconds: RAMP_SECONDS },
+  { name: 'settle', state: 'off', seconds: SETTLE_SECONDS, transitionSeconds: 0 },
   { name: 'contain', state: 'contain', seconds: RAMP_SECONDS + HOLD_SECONDS, transitionSeconds: RAMP_SECONDS },
   { name: 'recovery', state: 'off', seconds: 30, transitionSeconds: 5 },
 ];
@@ -100,7 +105,8 @@ const PHASES = [
 // would overlap by their gracefulStop and double it). Its requests are tagged phase and window by the second of the
 // scenario they start in (see faultTags); in-flight requests keep the tags they started with, as in lib/phases.js.
 const FAULT_START = PHASES[0].seconds; // reproduce starts after the baseline …
-const FAULT_PHASE_SECONDS = RAMP_SECONDS + HOLD_SECONDS; // … and contain FAULT_PHASE_SECONDS later
+const FAULT_PHASE_SECONDS = RAMP_SECONDS + HOLD_SECONDS; // … and contain FAULT_PHASE_SECONDS + SETTLE_SECONDS later
+const CONTAIN_START = FAULT_PHASE_SECONDS + SETTLE_SECONDS; // in the overload scenario's own seconds
 const OVERLOAD_MAX_VUS = Math.ceil(3 * C * (CLIENT_TIMEOUT_SECONDS + 1)); // every request of the client-timeout window in flight
 // k6 initialises VUs beyond preAllocatedVUs during the run and may drop iterations while it does: when
 // dropped_iterations > 0 (reproduce, where answers take up to the client timeout), raise this towards OVERLOAD_MAX_VUS.
@@ -109,13 +115,16 @@ const OVERLOAD_PREALLOCATED_VUS = envNumber('OVERLOAD_PREALLOCATED_VUS', Math.mi
 function rampAndHold(first) {
   const ramp = [1, 2, 3].map((k) => ({ target: perMinute(k * C), duration: `${RAMP_STAGE_SECONDS}s` }));
   if (!first) {
-    // contain starts where the shape ends: back to 0.5C in 1 s, then 0.5C → C in the rest of the first ramp stage
+    // contain starts from the settle phase's silence: 0.5C in 1 s, then 0.5C → C in the rest of the first ramp stage
     ramp.splice(0, 1, { target: perMinute(0.5 * C), duration: '1s' }, { target: perMinute(C), duration: `${RAMP_STAGE_SECONDS - 1}s` });
   }
   return ramp.concat([{ target: perMinute(3 * C), duration: `${HOLD_SECONDS}s` }]);
 }
 
-/** reproduce then contain: 0.5C → C → 2C → 3C (15 s, window:transition), 3C for 45 s (window:steady), twice. */
+/**
+ * reproduce, settle, contain: 0.5C → C → 2C → 3C (15 s, window:transition), 3C for 45 s (window:steady); then no load
+ * for SETTLE_SECONDS (a ramping-arrival-rate stage at 0 starts nothing); then the same ramp and hold again.
+ */
 function overloadScenario() {
   return {
     executor: 'ramping-arrival-rate',
@@ -123,7 +132,9 @@ function overloadScenario() {
     startTime: `${FAULT_START}s`,
     startRate: perMinute(0.5 * C),
     timeUnit: '1m',
-    stages: rampAndHold(true).concat(rampAndHold(false)),
+    stages: rampAndHold(true)
+      .concat([{ target: 0, duration: '1s' }, { target: 0, duration: `${SETTLE_SECONDS - 1}s` }])
+      .concat(rampAndHold(false)),
     preAllocatedVUs: OVERLOAD_PREALLOCATED_VUS,
     maxVUs: OVERLOAD_MAX_VUS,
     gracefulStop: `${CLIENT_TIMEOUT_SECONDS + 5}s`, // in-flight requests finish, keeping their tags
@@ -134,8 +145,9 @@ function overloadScenario() {
 /** The phase and window of a request of the overload scenario, from the second it starts at. */
 function faultTags() {
   const second = (Date.now() - exec.scenario.startTime) / 1000;
+  if (second >= FAULT_PHASE_SECONDS && second < CONTAIN_START) return { phase: 'settle', window: 'transition' }; // the ramp down's last arrivals
   const phase = second < FAULT_PHASE_SECONDS ? 'reproduce' : 'contain';
-  const inPhaseSecond = phase === 'reproduce' ? second : second - FAULT_PHASE_SECONDS;
+  const inPhaseSecond = phase === 'reproduce' ? second : second - CONTAIN_START;
   return { phase, window: inPhaseSecond < RAMP_SECONDS ? 'transition' : 'steady' };
 }
 
@@ -145,13 +157,13 @@ function drillOptions() {
     phases: PHASES,
     services: ['ordering', 'inventory'],
     // baseline and recovery at 0.5 × C (lib/phases.js builds them); the fault phases' ramps are added below
-    workloads: { writes: { exec: 'writes', rate: (phase) => (phase.state === 'off' ? 0.5 * C : 0) } },
+    workloads: { writes: { exec: 'writes', rate: (phase) => (phase.name === 'baseline' || phase.name === 'recovery' ? 0.5 * C : 0) } },
   });
   scenarios.writes_overload = overloadScenario();
   scenarios.floor_probe = {
     executor: 'constant-arrival-rate',
     exec: 'floorProbe',
-    startTime: `${FAULT_START + FAULT_PHASE_SECONDS + RAMP_SECONDS}s`, // contain's steady 3 × C
+    startTime: `${FAULT_START + CONTAIN_START + RAMP_SECONDS}s`, // contain's steady 3 × C
     duration: `${HOLD_SECONDS}s`,
     rate: FLOOR_RPS,
     timeUnit: '1s',

@@ -26,9 +26,13 @@ public sealed class OrderingMetrics
     private readonly Counter<long> _orders;
     private long _admissionRejectedTotal;
     private long _paymentPendingTotal, _paymentPendingRefusedTotal;
-    private long _rateLimitedTotal, _droppedStaleTotal, _queueWaitMaxTicks;
+    private long _rateLimitedTotal, _droppedStaleTotal, _queueWaitMaxTicks, _shedsOver20MsTotal, _shedMaxTicks;
     private readonly InFlightCounter _writes = new();
     private readonly Histogram<double> _queueWait;
+    private readonly Histogram<double> _shedTime;
+
+    /// <summary>The catalogue's bound on a rejection (failure-modes.md § 4: rejections p99 ≤ 20 ms), counted server-side.</summary>
+    public static readonly TimeSpan ShedBound = TimeSpan.FromMilliseconds(20);
 
     public OrderingMetrics(IMeterFactory meterFactory)
     {
@@ -45,6 +49,8 @@ public sealed class OrderingMetrics
         _admissionRejected = meter.CreateCounter<long>("reliableshop.ordering.admission.rejected", "{request}", "POST /api/orders shed by admission control (503).");
         _orders = meter.CreateCounter<long>("reliableshop.ordering.orders", "{order}", "Order requests answered, by outcome (placed, replayed).");
         _queueWait = meter.CreateHistogram<double>("reliableshop.ordering.admission.queue_time", "s", "Time a POST /api/orders waited at the door for its permit.");
+        _shedTime = meter.CreateHistogram<double>("reliableshop.ordering.admission.shed_time", "s",
+            "Server time of a request the door refused (429/503): from its arrival at the door to its answer written.");
         meter.CreateObservableUpDownCounter("reliableshop.ordering.admission.in_flight", () => _writes.Current, "{request}",
             "Order placements running now (past admission).");
         meter.CreateObservableGauge("reliableshop.ordering.breaker.state", ObserveBreakerStates, "{state}",
@@ -121,6 +127,14 @@ public sealed class OrderingMetrics
 
     public void AdmissionDroppedStale() => Interlocked.Increment(ref _droppedStaleTotal);
 
+    /// <summary>A refusal at the door (429 or 503) answered <paramref name="took"/> after the request reached the door.</summary>
+    public void AdmissionShed(TimeSpan took)
+    {
+        _shedTime.Record(took.TotalSeconds);
+        if (took > ShedBound) Interlocked.Increment(ref _shedsOver20MsTotal);
+        RunningMax.Raise(ref _shedMaxTicks, took.Ticks);
+    }
+
     public void AdmissionQueued(TimeSpan waited)
     {
         _queueWait.Record(waited.TotalSeconds);
@@ -143,7 +157,8 @@ public sealed class OrderingMetrics
         Interlocked.Read(ref _paymentPendingRefusedTotal),
         new AdmissionStats(Interlocked.Read(ref _rateLimitedTotal), Interlocked.Read(ref _droppedStaleTotal),
             _writes.Current, _writes.Peak,
-            TimeSpan.FromTicks(Interlocked.Read(ref _queueWaitMaxTicks)).TotalMilliseconds));
+            TimeSpan.FromTicks(Interlocked.Read(ref _queueWaitMaxTicks)).TotalMilliseconds,
+            Interlocked.Read(ref _shedsOver20MsTotal), TimeSpan.FromTicks(Interlocked.Read(ref _shedMaxTicks)).TotalMilliseconds));
 
     /// <summary>Zeroes the counts for a new drill phase; breaker states are state, not counts, and stay.</summary>
     public void Reset()
@@ -155,6 +170,8 @@ public sealed class OrderingMetrics
         Interlocked.Exchange(ref _droppedStaleTotal, 0);
         _writes.ResetPeak();
         Interlocked.Exchange(ref _queueWaitMaxTicks, 0);
+        Interlocked.Exchange(ref _shedsOver20MsTotal, 0);
+        Interlocked.Exchange(ref _shedMaxTicks, 0);
         foreach (var counters in _dependencies.Values)
         {
             Interlocked.Exchange(ref counters.Requests, 0);
@@ -201,4 +218,8 @@ public sealed record OrderingStats(IReadOnlyDictionary<string, DependencyStats> 
     AdmissionStats Admission);
 
 /// <param name="WritesInFlightMax">Highest number of placements running at once since the last reset.</param>
-public sealed record AdmissionStats(long RateLimited, long DroppedStale, long WritesInFlight, long WritesInFlightMax, double QueueWaitMaxMs);
+/// <param name="ShedsOver20Ms">Refusals at the door (429/503) that took longer than <see cref="OrderingMetrics.ShedBound"/>
+/// server-side; ÷ the refusals, the share above the catalogue's 20 ms.</param>
+/// <param name="ShedMaxMs">The slowest refusal at the door, server-side.</param>
+public sealed record AdmissionStats(long RateLimited, long DroppedStale, long WritesInFlight, long WritesInFlightMax, double QueueWaitMaxMs,
+    long ShedsOver20Ms, double ShedMaxMs);

@@ -50,9 +50,7 @@ public sealed class OrderTraffic(Func<HttpClient> ordering, IReadOnlyList<string
 
     public async Task<Outcome> PlaceAsync(int i, CancellationToken ct)
     {
-        var body = new { customerId = "drill", items = new[] { new { sku = skus[i % skus.Count], quantity = 1 } } };
-        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/orders") { Content = JsonContent.Create(body) };
-        request.Headers.Add("Idempotency-Key", Guid.NewGuid().ToString());
+        using var request = Placement("/api/orders", i);
         HttpResponseMessage response;
         try
         {
@@ -79,6 +77,27 @@ public sealed class OrderTraffic(Func<HttpClient> ordering, IReadOnlyList<string
                 _ => Outcome.Error,
             };
         }
+    }
+
+    /// <summary>
+    /// The floor beside the placements: the same request — POST, the same JSON body and headers — to /alive (no limiter, no
+    /// I/O), its body read back as a rejection's is. What any answer of that shape costs on this host under the load of the
+    /// moment, the generator's own work included; the overload drill judges the door's rejections against it.
+    /// </summary>
+    public async Task<Outcome> FloorAsync(int i, CancellationToken ct)
+    {
+        using var request = Placement("/alive", i);
+        using var response = await ordering().SendAsync(request, ct);
+        await response.Content.ReadAsStringAsync(ct);
+        return response.IsSuccessStatusCode ? Outcome.Success : Outcome.Error;
+    }
+
+    private HttpRequestMessage Placement(string path, int i)
+    {
+        var body = new { customerId = "drill", items = new[] { new { sku = skus[i % skus.Count], quantity = 1 } } };
+        var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = JsonContent.Create(body) };
+        request.Headers.Add("Idempotency-Key", Guid.NewGuid().ToString());
+        return request;
     }
 
     // Ordering's 503 problem names the dependency and reason (payment/breaker-open, inventory/timeout, …); admission's
