@@ -133,10 +133,11 @@ public sealed class OverloadDrillTests(SystemFixture system, ITestOutputHelper o
     {
         await drill.ResetStatsAsync(Ct);
         var traffic = new OrderTraffic(http, OrderTraffic.DrillSkus, pendingIsSuccess: false);
+        var started = DateTimeOffset.UtcNow; // UTC, to read beside the servers' logs
         var report = await OpenLoopLoad.RunAsync(name, new LoadOptions(stages, Slo, MaxInFlight: 5000, RequestTimeout: TimeSpan.FromSeconds(15)),
             traffic.PlaceAsync, Ct);
         drill.Record(report);
-        drill.Record($"  {name}: {traffic}");
+        drill.Record($"  {name}: {traffic}; {started:HH:mm:ss}–{DateTimeOffset.UtcNow:HH:mm:ss} UTC");
         return report;
     }
 
