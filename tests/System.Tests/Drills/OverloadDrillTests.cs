@@ -75,7 +75,7 @@ public sealed class OverloadDrillTests(SystemFixture system, ITestOutputHelper o
         // request (POST, same body and headers, body read back) to /alive — no limiter, no I/O — at a light rate on the
         // same replicas, during the same 3 × C. Latency counts from the intended send time, so the generator's and the
         // scheduler's delays on 2 shared cores are in it — as they are in a rejection's. (A GET /alive floor left the
-        // request body's serialization and transfer out: a CI rehearsal read rejections at 1.52 × it, 2026-12-06 23:08.)
+        // request body's serialization and transfer out: a CI rehearsal read rejections at 1.52 × it, 2026-12-06 23:07.)
         var floorTraffic = new OrderTraffic(http, OrderTraffic.DrillSkus);
         var floorProbe = OpenLoopLoad.RunAsync("  floor: POST /alive", new LoadOptions([LoadStage.Constant(FloorProbeRps, TimeSpan.FromSeconds(15))], Slo),
             floorTraffic.FloorAsync, Ct);
