@@ -93,16 +93,20 @@ public sealed class Drill(SystemFixture system, string mode, ITestOutputHelper o
         (await system.Payment.PutAsJsonAsync("/admin/capacity", new { slots = 1000 }, ct)).EnsureSuccessStatusCode();
         try
         {
-            await Eventually.WaitAsync(async () =>
-            {
-                using var state = JsonDocument.Parse(await system.Payment.GetStringAsync("/admin/capacity", ct));
-                return state.RootElement.GetProperty("queued").GetInt32();
-            }, queued => queued == 0, TimeSpan.FromSeconds(60), "Payment's queue empty (abandoned work drained)");
+            await Eventually.WaitAsync(() => PaymentQueuedAsync(ct), queued => queued == 0, TimeSpan.FromSeconds(60),
+                "Payment's queue empty (abandoned work drained)");
         }
         finally
         {
             (await system.Payment.PutAsJsonAsync("/admin/capacity", new { slots }, ct)).EnsureSuccessStatusCode();
         }
+    }
+
+    /// <summary>Charges waiting for one of Payment's slots now (GET /admin/capacity).</summary>
+    public async Task<int> PaymentQueuedAsync(CancellationToken ct)
+    {
+        using var state = JsonDocument.Parse(await system.Payment.GetStringAsync("/admin/capacity", ct));
+        return state.RootElement.GetProperty("queued").GetInt32();
     }
 
     /// <summary>
