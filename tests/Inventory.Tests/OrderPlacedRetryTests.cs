@@ -45,7 +45,7 @@ public sealed class OrderPlacedRetryTests
     }
 
     [Fact]
-    public async Task IsTransient_ConstraintThatNoRetryCanSatisfy_NotRetried()
+    public async Task IsTransient_ErrorNoRetryCanFix_NotRetried()
     {
         await using var connection = new NpgsqlConnection(await ServerConnectionStringAsync());
         await connection.OpenAsync(ct);
