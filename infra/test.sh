@@ -44,6 +44,7 @@ python3 - "$RESULTS" "${projects[@]}" <<'PY' || status=1
 import glob, os, sys, xml.etree.ElementTree as ET
 ns = {"t": "http://microsoft.com/schemas/VisualStudio/TeamTest/2010"}
 passed = failed = skipped = 0
+failures = []
 files = glob.glob(sys.argv[1] + "/*.trx")
 # A project whose run wrote no results at all (the runner killed from outside, a missing project) is one failure: its
 # tests did not pass, and counting only the files that exist would print "0 failed" for a run that never finished.
@@ -64,7 +65,14 @@ for f in files:
         o = r.get("outcome")
         if o == "Passed": passed += 1
         elif o in ("NotExecuted", "Inconclusive"): skipped += 1
-        else: failed += 1
+        else:
+            failed += 1
+            message = (r.findtext(".//t:ErrorInfo/t:Message", default="", namespaces=ns) or "").strip()
+            failures.append(f"FAILED {r.get('testName')}: {message.splitlines()[0][:400] if message else '(no message)'}")
+# The failed tests' names and first lines last, just above the count: a log read from its tail (a CI record keeps only
+# the end) still says which tests failed and why.
+for failure in failures:
+    print(failure)
 line = f"{passed} passed, {failed} failed"
 if skipped: line += f", {skipped} skipped"
 print(line)
