@@ -75,22 +75,27 @@ internal sealed class JobMaintenance(
 
     internal async Task<long> ReapAsync(CancellationToken ct)
     {
-        await using var command = dataSource.CreateCommand(ReapSql);
-        command.Parameters.AddWithValue("max_attempts", settings.MaxAttempts);
-        command.Parameters.AddWithValue("batch", BatchSize);
-        await using var reader = await command.ExecuteReaderAsync(ct);
         var reaped = 0L;
-        while (await reader.ReadAsync(ct))
+        // The reader is disposed exactly once, at the end of this block, before anything else runs. Npgsql reuses one
+        // reader object per physical connection: a second dispose, after the first had returned the connection to the
+        // pool, closed whichever command held that connection by then — another request's read failed ("Received backend
+        // message ParseComplete while expecting ReadyForQueryMessage", CI rehearsal 2026-12-07 02:08 UTC, overload drill).
+        await using (var command = dataSource.CreateCommand(ReapSql))
         {
-            reaped++;
-            if (reader.GetString(1) == "dead")
+            command.Parameters.AddWithValue("max_attempts", settings.MaxAttempts);
+            command.Parameters.AddWithValue("batch", BatchSize);
+            await using var reader = await command.ExecuteReaderAsync(ct);
+            while (await reader.ReadAsync(ct))
             {
-                metrics.Dead(reader.GetString(0));
+                reaped++;
+                if (reader.GetString(1) == "dead")
+                {
+                    metrics.Dead(reader.GetString(0));
+                }
             }
         }
         if (reaped > 0)
         {
-            await reader.DisposeAsync();
             await using var notify = dataSource.CreateCommand($"NOTIFY {JobQueue.Channel}"); // wake idle workers now
             await notify.ExecuteNonQueryAsync(ct);
             metrics.Reaped(reaped);
