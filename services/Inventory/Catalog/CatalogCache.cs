@@ -113,7 +113,7 @@ public sealed class CatalogCache(
         {
             await WithTimeout(redis.GetDatabase().StringSetAsync(Key(sku), json, ttl));
         }
-        catch (Exception e) when (e is RedisException or TimeoutException or OperationCanceledException) // SE.Redis may cancel a call on reconnect
+        catch (Exception e) when (RedisFailure.IsCacheUnavailable(e))
         {
             RecordError("write", e);
         }
@@ -125,7 +125,7 @@ public sealed class CatalogCache(
         {
             await WithTimeout(redis.GetDatabase().KeyDeleteAsync(Key(sku)));
         }
-        catch (Exception e) when (e is RedisException or TimeoutException or OperationCanceledException) // SE.Redis may cancel a call on reconnect
+        catch (Exception e) when (RedisFailure.IsCacheUnavailable(e))
         {
             RecordError("write", e);
         }
@@ -144,7 +144,7 @@ public sealed class CatalogCache(
             }
             return written == 1;
         }
-        catch (Exception e) when (e is RedisException or TimeoutException or OperationCanceledException) // SE.Redis may cancel a call on reconnect
+        catch (Exception e) when (RedisFailure.IsCacheUnavailable(e))
         {
             RecordError("write", e);
             return false;
@@ -165,7 +165,7 @@ public sealed class CatalogCache(
             using var json = JsonDocument.Parse(value.ToString());
             return (json.RootElement.TryGetProperty("tombstone", out _) ? null : json.RootElement.Deserialize<CatalogItem>(Json), true);
         }
-        catch (Exception e) when (e is RedisException or TimeoutException or OperationCanceledException or JsonException)
+        catch (Exception e) when (RedisFailure.IsCacheUnavailable(e) || e is JsonException)
         {
             RecordError("read", e);
             return (null, false);

@@ -71,10 +71,8 @@ public sealed class CatalogChanges(
             await redis.GetSubscriber().PublishAsync(channel, JsonSerializer.Serialize(changes, Json))
                 .WaitAsync(TimeSpan.FromMilliseconds(settings.RedisTimeoutMs), time);
         }
-        // InvalidOperationException: StackExchange.Redis's "Reading is not allowed after reader was completed" when the
-        // connection is torn down under the call (an overload drill's reproduce, 2026-12-06) — after the reservation's
-        // commit, where a lost broadcast must not fail the consumer and send its message to the _error queue.
-        catch (Exception e) when (e is RedisException or TimeoutException or OperationCanceledException or InvalidOperationException)
+        // After the reservation's commit, a lost broadcast must not fail the consumer and send its message to the _error queue.
+        catch (Exception e) when (RedisFailure.IsCacheUnavailable(e))
         {
             metrics.Error("publish"); // the L1 TTL bounds what a lost broadcast costs
         }
