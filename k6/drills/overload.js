@@ -19,12 +19,16 @@
 //
 // Timeline of the drill (ramping-arrival-rate 0.5C → 1C → 2C → hold 3C, then 0.5C; open model):
 //   0 ────── 20 ─────────────────────────── 80 ──────── 110 ─────────────────────────── 170 ──────────── 200 s
-//   ◆ off     ◆ reproduce                    ◆ off       ◆ contain                      ◆ off
+//   ◆ off     ◆ reproduce                    ◆ off       ◆ contain                      ◆ contain (recovery)
 //   0.5C      [ramp 0.5C→C→2C→3C 15 s | 3C 45 s ]  no load    [ramp 15 s | 3C 45 s ]   0.5C (5 s transition)
 // The ramps are the fault phases' transition windows; the 45 s at 3 × C are judged (window:steady). The settle phase
 // (SETTLE_SECONDS, no load) lets reproduce's admitted orders finish, so contain is not measured on their leftover work
 // (the .NET drill waits for every order settled instead: 1.6–8.5 s after reproduce on 2 cores, runs of 2026-12-06).
 // The recovery phase's 5 s transition IS "p99 back to baseline within 5 s": its steady window must meet the baseline p99.
+// A threshold is a constant, so "baseline" here is ORDER_P99_BASELINE_MS, calibrated; the .NET drill judges against
+// 0.5 × C measured in contain just before its 3 × C in the same run (the host's level drifts over minutes, and 0.5 × C
+// still read 1.45–1.61 × the first baseline at rest after reproduce: docs/failure-modes/overload.md). Calibrate from a
+// rest window after a reproduce, not from a cold start.
 //
 // Criteria (thresholds below):
 //   reproduce → goodput < 30 % of C (at 3 × C offered)
@@ -98,7 +102,8 @@ const PHASES = [
   { name: 'reproduce', state: 'reproduce', seconds: RAMP_SECONDS + HOLD_SECONDS, transitionSeconds: RAMP_SECONDS },
   { name: 'settle', state: 'off', seconds: SETTLE_SECONDS, transitionSeconds: 0 },
   { name: 'contain', state: 'contain', seconds: RAMP_SECONDS + HOLD_SECONDS, transitionSeconds: RAMP_SECONDS },
-  { name: 'recovery', state: 'off', seconds: 30, transitionSeconds: 5 },
+  // recovery keeps the control on, as production would (and as the .NET drill does); teardown turns it off
+  { name: 'recovery', state: 'contain', seconds: 30, transitionSeconds: 5 },
 ];
 
 // The two fault phases share ONE ramping-arrival-rate scenario, so k6 needs one pool of VUs for both (two scenarios
