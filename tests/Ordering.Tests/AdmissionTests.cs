@@ -46,7 +46,7 @@ public sealed class AdmissionTests
         // timing assertion here).
         var admission = ordering.GetProperty("admission");
         Assert.True(admission.GetProperty("shedMaxMs").GetDouble() > 0, admission.ToString());
-        Assert.InRange(admission.GetProperty("shedsOver20Ms").GetInt64(), 0, 1);
+        Assert.InRange(admission.GetProperty("shedsOver20Ms").GetInt64(), 0, 1); // it counts refusals: at most the one there was
     }
 
     [Fact]
