@@ -1,9 +1,10 @@
 // Guarantee: at most JobWorkers.Limit handlers run at once (changeable at runtime), at most Jobs:KindConcurrency of a
-// limited kind; each claimed job runs outside any transaction, and only its claimant records the outcome.
+// limited kind, at most Jobs:KindRatePerSecond of a paced kind started per second; each claimed job runs outside any
+// transaction, and only its claimant records the outcome.
 // Failure handled: handler errors retry with backoff, then 'dead'; shutdown releases jobs; a worker that dies after its
 // claim is covered by the lease + reaper.
 // The naive claim strategies of the skip-locked-queue drill (IJobQueueFaults) run in RunNaiveAsync, side by side (they
-// ignore KindConcurrency: they are the code before any of this).
+// ignore KindConcurrency and KindRatePerSecond: they are the code before any of this).
 // Doc: docs/failure-modes/skip-locked-queue.md
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -91,18 +92,24 @@ internal sealed class JobWorkerPool(
         }
     }
 
-    // Kinds without a Jobs:KindConcurrency limit are claimed first, for every free worker; what is left goes to each
-    // limited kind, never past its limit. A limited kind's backlog therefore runs beside live work, not instead of it.
+    // Kinds without a Jobs:KindConcurrency limit or rate are claimed first, for every free worker; what is left goes to
+    // each restricted kind, never past its limit nor its rate. A restricted kind's backlog therefore runs beside live
+    // work, not instead of it. (A paced kind short of tokens waits for the next poll or NOTIFY: the rate is kept over
+    // any second, not smoothed within one.)
     private async Task<List<ClaimedJob>> TryClaimAsync(int n)
     {
-        if (registry.Limits.Count == 0) return await TryClaimAsync(registry.Kinds, n);
+        if (registry.RestrictedKinds.Length == 0) return await TryClaimAsync(registry.Kinds, n);
         var jobs = registry.UnlimitedKinds.Length == 0 ? [] : await TryClaimAsync(registry.UnlimitedKinds, n);
-        foreach (var (kind, limit) in registry.Limits)
+        foreach (var kind in registry.RestrictedKinds)
         {
-            var spare = Math.Min(n - jobs.Count, limit - running.GetValueOrDefault(kind));
+            var spare = n - jobs.Count;
+            if (registry.Limits.TryGetValue(kind, out var limit)) spare = Math.Min(spare, limit - running.GetValueOrDefault(kind));
+            var pace = registry.Paces.GetValueOrDefault(kind);
+            if (pace is not null) spare = Math.Min(spare, pace.Available);
             if (spare <= 0) continue;
             var claimed = await TryClaimAsync([kind], spare);
-            running.AddOrUpdate(kind, claimed.Count, (_, count) => count + claimed.Count);
+            pace?.Take(claimed.Count);
+            if (registry.Limits.ContainsKey(kind)) running.AddOrUpdate(kind, claimed.Count, (_, count) => count + claimed.Count);
             jobs.AddRange(claimed);
         }
         return jobs;

@@ -56,12 +56,24 @@ public sealed class JobsOptions : IValidatableObject
     /// </summary>
     public Dictionary<string, int> KindConcurrency { get; set; } = new(StringComparer.Ordinal);
 
+    /// <summary>
+    /// Most jobs of one kind started per second in this process (kinds not listed: no rate). Concurrency alone paces a
+    /// backlog by its handler's latency — as fast as live work once the dependency is healthy again; a rate leaves the
+    /// rest of the system's capacity to live traffic while the backlog drains (JobKindPace.cs).
+    /// </summary>
+    public Dictionary<string, double> KindRatePerSecond { get; set; } = new(StringComparer.Ordinal);
+
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
         foreach (var (kind, limit) in KindConcurrency.Where(k => k.Value is < 1 or > 256))
         {
             yield return new ValidationResult(
                 $"Jobs:KindConcurrency:{kind} ({limit}) must be between 1 and 256.", [nameof(KindConcurrency)]);
+        }
+        foreach (var (kind, rate) in KindRatePerSecond.Where(k => !double.IsFinite(k.Value) || k.Value is < 0.1 or > 10_000))
+        {
+            yield return new ValidationResult(
+                $"Jobs:KindRatePerSecond:{kind} ({rate}) must be between 0.1 and 10000.", [nameof(KindRatePerSecond)]);
         }
         if ((long)LeaseSeconds * 1000 <= PollIntervalMs)
         {

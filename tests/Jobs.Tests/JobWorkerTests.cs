@@ -2,6 +2,7 @@
 // crash recovery by the reaper with a fenced stale claimant, retry → dead, shutdown release, NOTIFY wake-up, cleanup.
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Time.Testing;
 using Npgsql;
 using ReliableShop.TestServers;
 using static ReliableShop.Jobs.Tests.JobsTestHost;
@@ -71,6 +72,35 @@ public sealed class JobWorkerTests
             n => n == 20, TimeSpan.FromSeconds(30), "the 20 backlog jobs succeeded one at a time");
         Assert.Equal(1, gate.Probe.Max);
         await host.StopAsync(Ct);
+    }
+
+    [Fact]
+    public async Task KindRatePerSecond_BacklogOfPacedKind_StartsOnlyWhatEachSecondAllowsWhileOtherKindsRun()
+    {
+        var db = await CreateDatabaseAsync();
+        // Time is fake: it moves only when the test advances it, so "no more than 5 in this second" is exact.
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        using var host = await StartAsync(db, "a", s => s.AddSingleton<TimeProvider>(time)
+                .AddJobHandler<RecordingHandler>("backlog").AddJobHandler<RecordingHandler>("live"),
+            "Workers=4", "BatchSize=10", "LeaseSeconds=30", "KindRatePerSecond:backlog=5");
+
+        await ExecuteAsync(db, $"INSERT INTO jobs (kind, payload) SELECT 'backlog', '{{}}' FROM generate_series(1, 20); NOTIFY {JobQueue.Channel};");
+        await Eventually.WaitAsync(() => SucceededAsync("backlog"), n => n >= 5, TimeSpan.FromSeconds(20), "the first second's 5 backlog jobs");
+        // Live jobs are claimed by the same dispatcher, which looks at the backlog's pace on every claim: when they have
+        // all run, the backlog has had every chance to start a sixth job, and must not have.
+        await ExecuteAsync(db, $"INSERT INTO jobs (kind, payload) SELECT 'live', '{{}}' FROM generate_series(1, 30); NOTIFY {JobQueue.Channel};");
+        await Eventually.WaitAsync(() => SucceededAsync("live"), n => n == 30, TimeSpan.FromSeconds(20), "30 live jobs beside the paced backlog");
+        Assert.Equal(5L, await SucceededAsync("backlog"));
+
+        time.Advance(TimeSpan.FromSeconds(1)); // the poll timer fires; one more second's worth
+        await Eventually.WaitAsync(() => SucceededAsync("backlog"), n => n >= 10, TimeSpan.FromSeconds(20), "the second second's 5");
+        await ExecuteAsync(db, $"INSERT INTO jobs (kind, payload) SELECT 'live', '{{}}' FROM generate_series(1, 30); NOTIFY {JobQueue.Channel};");
+        await Eventually.WaitAsync(() => SucceededAsync("live"), n => n == 60, TimeSpan.FromSeconds(20), "30 more live jobs");
+        Assert.Equal(10L, await SucceededAsync("backlog"));
+        Assert.Equal(10L, await ScalarAsync<long>(db, "SELECT count(*) FROM jobs WHERE kind = 'backlog' AND state = 'queued'"));
+        await host.StopAsync(Ct);
+
+        Task<long> SucceededAsync(string kind) => ScalarAsync<long>(db, $"SELECT count(*) FROM jobs WHERE kind = '{kind}' AND state = 'succeeded'");
     }
 
     [Fact]

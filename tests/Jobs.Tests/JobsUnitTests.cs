@@ -106,6 +106,7 @@ public sealed class JobsUnitTests
     [InlineData("RetryBaseDelayMs=1000", "RetryMaxDelayMs=10", "Jobs:RetryMaxDelayMs (10) must be at least Jobs:RetryBaseDelayMs (1000)")]
     [InlineData("Workers=0", "BatchSize=10", "Workers")]
     [InlineData("KindConcurrency:work=0", "BatchSize=10", "Jobs:KindConcurrency:work (0) must be between 1 and 256")]
+    [InlineData("KindRatePerSecond:work=0", "BatchSize=10", "Jobs:KindRatePerSecond:work (0) must be between 0.1 and 10000")]
     public void Options_InvalidValues_ValidationNamesKeysAndValues(string first, string second, string message)
     {
         using var host = Build("Host=unused", "a", _ => { }, first, second);
@@ -139,5 +140,56 @@ public sealed class JobsUnitTests
 
         var error = Assert.Throws<InvalidOperationException>(() => host.Services.GetRequiredService<JobHandlerRegistry>());
         Assert.Contains("Jobs:KindConcurrency:wrok", error.Message);
+    }
+
+    [Fact]
+    public void KindRatePerSecond_KindWithoutHandler_RejectedAtStart()
+    {
+        using var host = Build("Host=unused", "a", s => s.AddJobHandler<RecordingHandler>("work"), "KindRatePerSecond:wrok=5");
+
+        var error = Assert.Throws<InvalidOperationException>(() => host.Services.GetRequiredService<JobHandlerRegistry>());
+        Assert.Contains("Jobs:KindRatePerSecond:wrok", error.Message);
+    }
+
+    [Fact]
+    public void JobKindPace_FiveASecond_OneSecondOfBurstThenFiveForEverySecond()
+    {
+        var time = new FakeTimeProvider();
+        var pace = new JobKindPace(5, time);
+
+        Assert.Equal(5, pace.Available); // a full bucket: one second's worth
+        pace.Take(5);
+        Assert.Equal(0, pace.Available);
+        time.Advance(TimeSpan.FromMilliseconds(399));
+        Assert.Equal(1, pace.Available); // 1.995 tokens: one whole job
+        time.Advance(TimeSpan.FromMilliseconds(1));
+        Assert.Equal(2, pace.Available);
+        time.Advance(TimeSpan.FromMinutes(10));
+        Assert.Equal(5, pace.Available); // idle time does not bank more than one second's worth
+
+        // 60 s of a greedy dispatcher polling every 100 ms starts at most 5 × 60 + the first second's 5.
+        var started = 0;
+        for (var i = 0; i < 600; i++)
+        {
+            var n = pace.Available;
+            pace.Take(n);
+            started += n;
+            time.Advance(TimeSpan.FromMilliseconds(100));
+        }
+        Assert.InRange(started, 300, 305);
+    }
+
+    [Fact]
+    public void JobKindPace_BelowOneASecond_StillStartsOneJobAtATime()
+    {
+        var time = new FakeTimeProvider();
+        var pace = new JobKindPace(0.5, time);
+
+        Assert.Equal(1, pace.Available);
+        pace.Take(1);
+        time.Advance(TimeSpan.FromMilliseconds(1999));
+        Assert.Equal(0, pace.Available);
+        time.Advance(TimeSpan.FromMilliseconds(1));
+        Assert.Equal(1, pace.Available);
     }
 }
