@@ -28,6 +28,7 @@ public static class OpenLoopLoad
         var inFlight = 0;
         var running = new List<Task>(schedule.Count);
         var clock = Stopwatch.StartNew();
+        recorder.Started(TimeProvider.System.GetUtcNow());
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
         for (var i = 0; i < schedule.Count; i++)
         {
@@ -46,7 +47,7 @@ public static class OpenLoopLoad
                 Outcome outcome;
                 try { outcome = await send(index, timeout.Token); }
                 catch (Exception e) when (e is HttpRequestException or OperationCanceledException or TaskCanceledException) { outcome = Outcome.Error; }
-                recorder.Record(clock.Elapsed - intended, outcome);
+                recorder.Record(clock.Elapsed - intended, outcome, intended);
                 Interlocked.Decrement(ref inFlight);
             }, CancellationToken.None));
         }
@@ -84,6 +85,9 @@ public static class OpenLoopLoad
 
 public sealed class LoadRecorder(string name, TimeSpan slo)
 {
+    private const int SlowestKept = 5;
+    private readonly List<SlowRequest> slowest = new(SlowestKept + 1);
+    private DateTimeOffset startedAt;
     private readonly LongHistogram latencyMicros = new(TimeSpan.FromMinutes(5).Ticks / 10, 3);
     private readonly LongHistogram successMicros = new(TimeSpan.FromMinutes(5).Ticks / 10, 3);
     private readonly LongHistogram rejectedMicros = new(TimeSpan.FromMinutes(5).Ticks / 10, 3);
@@ -92,10 +96,19 @@ public sealed class LoadRecorder(string name, TimeSpan slo)
 
     public void Dropped() => Interlocked.Increment(ref dropped);
 
-    public void Record(TimeSpan latency, Outcome outcome)
+    /// <summary>The wall-clock time of the schedule's zero, so the slowest requests can be matched with service logs.</summary>
+    public void Started(DateTimeOffset at) => startedAt = at;
+
+    public void Record(TimeSpan latency, Outcome outcome, TimeSpan intendedStart)
     {
         lock (gate)
         {
+            if (slowest.Count < SlowestKept || latency > slowest[^1].Latency)
+            {
+                slowest.Add(new(startedAt + intendedStart, latency, outcome));
+                slowest.Sort((a, b) => b.Latency.CompareTo(a.Latency));
+                if (slowest.Count > SlowestKept) slowest.RemoveAt(SlowestKept);
+            }
             var micros = Math.Max(1, (long)latency.TotalMicroseconds);
             latencyMicros.RecordValue(micros);
             switch (outcome)
@@ -120,6 +133,7 @@ public sealed class LoadRecorder(string name, TimeSpan slo)
             {
                 SuccessP99Ms = P(successMicros, 99),
                 RejectedP99Ms = P(rejectedMicros, 99),
+                Slowest = [.. slowest],
             };
         }
     }
@@ -132,9 +146,19 @@ public sealed record LoadReport(
     /// <summary>p99 of successful responses only, and of rejections (429/503 sheds) only.</summary>
     public double SuccessP99Ms { get; init; }
     public double RejectedP99Ms { get; init; }
+    /// <summary>The slowest few requests, slowest first, with the wall-clock time each was due to start.</summary>
+    public IReadOnlyList<SlowRequest> Slowest { get; init; } = [];
+
+    /// <summary>" slowest: 04:07:14.310 1154 ms success, …" — to find a tail's requests in the services' logs.</summary>
+    public string SlowestLine => " slowest: " + string.Join(", ", Slowest.Select(s => s.ToString()));
 
     public static string Header => $"{"phase",-22} {"sent",7} {"ok",7} {"in SLO",7} {"rej",6} {"err",6} {"drop",5} {"rps",8} {"goodput",8} {"p50 ms",8} {"p90 ms",8} {"p99 ms",8} {"max ms",8} {"ok p99",8} {"rej p99",8}";
 
     public override string ToString() =>
         $"{Name,-22} {Sent,7} {Succeeded,7} {WithinSlo,7} {Rejected,6} {Errors,6} {Dropped,5} {AchievedRps,8:0.0} {GoodputRps,8:0.0} {P50Ms,8:0.0} {P90Ms,8:0.0} {P99Ms,8:0.0} {MaxMs,8:0.0} {SuccessP99Ms,8:0.0} {RejectedP99Ms,8:0.0}";
+}
+
+public sealed record SlowRequest(DateTimeOffset DueAt, TimeSpan Latency, Outcome Outcome)
+{
+    public override string ToString() => $"{DueAt.UtcDateTime:HH:mm:ss.fff} {Latency.TotalMilliseconds:0} ms {Outcome.ToString().ToLowerInvariant()}";
 }

@@ -5,7 +5,9 @@
 // and the READS fail or crawl. contain: the write limiter (permits + a small queue, 503 + Retry-After at once), the
 // payment call outside any transaction, deadline + RequestAborted propagated, reads on their own partition: in-flight
 // writes stay within the permits, reads keep their baseline latency with no errors, rejections are answered fast.
-// Criteria: failure-modes.md § 1 at 20 + 20 requests/s (scaled from 50 + 50 for two cores).
+// Criteria: failure-modes.md § 1 at 20 + 20 requests/s (scaled from 50 + 50 for two cores). Beside the reads, two
+// probes at their rate — GET /alive of Ordering (same process, no database) and of Inventory (another process) — tell a
+// stall of Ordering's database path from one of the whole host; each report names its slowest requests' times.
 using System.Collections.Concurrent;
 using System.Net;
 using ReliableShop.TestServers;
@@ -43,7 +45,7 @@ public sealed class TimeoutsCascadeDrillTests(SystemFixture system, ITestOutputH
         // p99 6.8 s once. A baseline that slow would make "≤ 1.5 × baseline" a criterion contain cannot fail, so the
         // same load runs for 10 s first, recorded but not judged.
         await PhaseAsync(http, ids, "warm-up", TimeSpan.FromSeconds(10));
-        var baseline = await PhaseAsync(http, ids, "baseline", TimeSpan.FromSeconds(10));
+        var baseline = await PhaseAsync(http, ids, "baseline", TimeSpan.FromSeconds(10), slowest: true);
 
         await drill.SetAsync("reproduce", Fault, Ct);
         var reproduce = await PhaseAsync(http, ids, "reproduce", TimeSpan.FromSeconds(20));
@@ -53,16 +55,28 @@ public sealed class TimeoutsCascadeDrillTests(SystemFixture system, ITestOutputH
         drill.Record($"  after reproduce: the abandoned writes (cancellation not propagated, naive 10 s × 4 attempts, a held transaction each) finished {abandoned.TotalSeconds:0.0} s after Payment had drained");
 
         await drill.SetAsync("contain", Fault, Ct);
-        var contain = await PhaseAsync(http, ids, "contain", TimeSpan.FromSeconds(20));
+        var contain = await PhaseAsync(http, ids, "contain", TimeSpan.FromSeconds(20), slowest: true);
         await drill.SetAsync("off", Ct);
         // "Back to baseline ≤ 10 s after the fault ends": the first 10 s are the transition (the PaymentPending orders'
         // authorizations and captures reach Payment together with new orders), recorded; the next 10 s are judged.
         await PhaseAsync(http, ids, "recovery 0-10 s", TimeSpan.FromSeconds(10));
         var recovery = await PhaseAsync(http, ids, "recovery 10-20 s", TimeSpan.FromSeconds(10));
 
+        // contain's PaymentPending orders are authorized at Jobs:KindRatePerSecond, beside live traffic: how long that took.
+        var draining = TimeProvider.System.GetTimestamp();
         await drill.DrainPaymentAsync(Ct);
         var settled = await drill.SettledAsync(Ct);
-        drill.Record($"after the drill: {settled}");
+        drill.Record($"after the drill: every order settled {TimeProvider.System.GetElapsedTime(draining).TotalSeconds:0} s after recovery; {settled}");
+
+        // What the HOST added since the baseline is not the cascade: Inventory's /alive, another process on the same cores
+        // probed at the reads' rate, says how much slower any answer got (its p99 in contain minus its p99 in the
+        // baseline). Ordering's own /alive is deliberately not that allowance: a stall of Ordering's threads is the
+        // cascade's second path (the pool, then the threads), and must fail the read check.
+        var hostAdded = Math.Max(0, contain.InventoryAlive.P99Ms - baseline.InventoryAlive.P99Ms);
+        var readsAllowed = 1.5 * Math.Max(baseline.Reads.P99Ms, ReadP99FloorMs) + hostAdded;
+        drill.Record($"contain reads p99 {contain.Reads.P99Ms:0.0} ms, allowed {readsAllowed:0.0} ms = 1.5 × max(baseline {baseline.Reads.P99Ms:0.0}, {ReadP99FloorMs}) "
+            + $"+ host added {hostAdded:0.0} (Inventory /alive p99 {baseline.InventoryAlive.P99Ms:0.0} → {contain.InventoryAlive.P99Ms:0.0}); "
+            + $"Ordering /alive p99 {baseline.OrderingAlive.P99Ms:0.0} → {contain.OrderingAlive.P99Ms:0.0}");
 
         // reproduce: the route that never calls Payment fails too — read p99 > 2 s or ≥ 5 % read errors — while
         // in-flight writes grow past anything a limiter would have allowed.
@@ -74,9 +88,11 @@ public sealed class TimeoutsCascadeDrillTests(SystemFixture system, ITestOutputH
         Assert.True(contain.InFlightMax <= OrderingAdmission.WritesBound, $"contain: in-flight writes peaked at {contain.InFlightMax} per replica");
         Assert.Equal(0, contain.Reads.Errors + contain.Reads.Rejected);
         // The baseline is floored at 50 ms: below it a p99 of 400 reads is the host's scheduling jitter on 2 cores shared by
-        // eight processes (measured: baseline 34.8 ms, contain 54.5 ms with p50 7.6 → 4.7 ms), not the cascade (15 s).
-        Assert.True(contain.Reads.P99Ms <= 1.5 * Math.Max(baseline.Reads.P99Ms, ReadP99FloorMs),
-            $"contain: reads p99 {contain.Reads.P99Ms:0.0} ms vs baseline {baseline.Reads.P99Ms:0.0} ms (floor {ReadP99FloorMs} ms)");
+        // eight processes (measured: baseline 34.8 ms, contain 54.5 ms with p50 7.6 → 4.7 ms), not the cascade (15 s);
+        // readsAllowed adds what the host added (above).
+        Assert.True(contain.Reads.P99Ms <= readsAllowed,
+            $"contain: reads p99 {contain.Reads.P99Ms:0.0} ms, allowed {readsAllowed:0.0} ms (baseline {baseline.Reads.P99Ms:0.0} ms, floor {ReadP99FloorMs} ms, "
+            + $"host added {hostAdded:0.0} ms); slowest reads{contain.Reads.SlowestLine}");
         Assert.True(contain.Writes.Rejected == 0 || contain.Writes.RejectedP99Ms <= 50, $"contain: rejections p99 {contain.Writes.RejectedP99Ms:0} ms");
         // back to baseline within 10 s of the fault's end: writes p99 within 3 × baseline (or 1 s, the SLO) 10-20 s after it.
         Assert.True(recovery.Writes.P99Ms <= Math.Max(3 * baseline.Writes.P99Ms, 1000), $"recovery: writes p99 {recovery.Writes.P99Ms:0} ms");
@@ -94,30 +110,45 @@ public sealed class TimeoutsCascadeDrillTests(SystemFixture system, ITestOutputH
         return TimeProvider.System.GetElapsedTime(started);
     }
 
-    private async Task<PhaseResult> PhaseAsync(HttpClient http, Guid[] ids, string name, TimeSpan duration)
+    private async Task<PhaseResult> PhaseAsync(HttpClient http, Guid[] ids, string name, TimeSpan duration, bool slowest = false)
     {
         await drill.ResetStatsAsync(Ct);
         var traffic = new OrderTraffic(http, OrderTraffic.DrillSkus);
         var options = (double rps) => new LoadOptions([LoadStage.Constant(rps, duration)], TimeSpan.FromSeconds(1), RequestTimeout: TimeSpan.FromSeconds(30));
         var writes = OpenLoopLoad.RunAsync($"{name} writes", options(WriteRps), traffic.PlaceAsync, Ct);
-        var reads = OpenLoopLoad.RunAsync($"{name} reads", options(ReadRps), async (i, ct) =>
-        {
-            using var response = await http.GetAsync($"/api/orders/{ids[i % ids.Length]}", ct);
-            return response.StatusCode switch
-            {
-                HttpStatusCode.OK => Outcome.Success,
-                HttpStatusCode.ServiceUnavailable or HttpStatusCode.TooManyRequests => Outcome.Rejected,
-                _ => Outcome.Error,
-            };
-        }, Ct);
-        await Task.WhenAll(writes, reads);
+        var reads = OpenLoopLoad.RunAsync($"{name} reads", options(ReadRps), (i, ct) => GetAsync(http, $"/api/orders/{ids[i % ids.Length]}", ct), Ct);
+        // Beside the reads, at their rate: the same GET to Ordering's /alive (same client, proxy and process, no database)
+        // and to Inventory's (another process on the same cores). A read stall that shows in neither is Ordering's
+        // database path; one that shows in both is the host's.
+        var orderingAlive = OpenLoopLoad.RunAsync("  ordering /alive", options(ReadRps), (_, ct) => GetAsync(http, "/alive", ct), Ct);
+        var inventoryAlive = OpenLoopLoad.RunAsync("  inventory /alive", options(ReadRps), (_, ct) => GetAsync(system.Inventory, "/alive", ct), Ct);
+        await Task.WhenAll(writes, reads, orderingAlive, inventoryAlive);
         var inFlightMax = (await drill.StatsAsync("ordering", Ct)).Max(s => Drill.Read(s, "ordering.admission.writesInFlightMax"));
-        var result = new PhaseResult(await writes, await reads, inFlightMax);
+        var result = new PhaseResult(await writes, await reads, await orderingAlive, await inventoryAlive, inFlightMax);
         drill.Record(result.Writes);
         drill.Record(result.Reads);
+        drill.Record(result.OrderingAlive);
+        drill.Record(result.InventoryAlive);
+        if (slowest)
+        {
+            drill.Record($"  {name} reads{result.Reads.SlowestLine}");
+            drill.Record($"  {name} ordering /alive{result.OrderingAlive.SlowestLine}");
+            drill.Record($"  {name} inventory /alive{result.InventoryAlive.SlowestLine}");
+        }
         drill.Record($"  {name}: writes {traffic}; in-flight writes peaked at {inFlightMax} on one replica");
         return result;
     }
 
-    private sealed record PhaseResult(LoadReport Writes, LoadReport Reads, long InFlightMax);
+    private static async Task<Outcome> GetAsync(HttpClient http, string path, CancellationToken ct)
+    {
+        using var response = await http.GetAsync(path, ct);
+        return response.StatusCode switch
+        {
+            HttpStatusCode.OK => Outcome.Success,
+            HttpStatusCode.ServiceUnavailable or HttpStatusCode.TooManyRequests => Outcome.Rejected,
+            _ => Outcome.Error,
+        };
+    }
+
+    private sealed record PhaseResult(LoadReport Writes, LoadReport Reads, LoadReport OrderingAlive, LoadReport InventoryAlive, long InFlightMax);
 }
