@@ -37,7 +37,7 @@
 // k6/README.md. Doc: k6/README.md
 import exec from 'k6/execution';
 import { Counter, Rate, Trend } from 'k6/metrics';
-import { envNumber, requireAdminKey } from '../lib/config.js';
+import { ORDERING_REPLICAS, backlogSettleSeconds, envNumber, requireAdminKey } from '../lib/config.js';
 import { readStats, resetStats } from '../lib/admin.js';
 import { placeOrder } from '../lib/orders.js';
 import { drillSetup, drillTeardown, drillThresholds, inPhase, phasedScenarios, standardPhases } from '../lib/phases.js';
@@ -50,13 +50,14 @@ const MODE = 'circuit-breaker';
 const RATE = envNumber('RATE', 50);
 if (!Number.isInteger(RATE)) throw new Error(`RATE=${RATE} must be a whole number of orders per second`);
 const BREAK_SECONDS = envNumber('BREAK_SECONDS', 5);
-const ORDERING_REPLICAS = envNumber('ORDERING_REPLICAS', 1);
 const DOWN_SECONDS = 20; // the catalogue default of downSeconds, passed explicitly below
 const SLICE_SECONDS = 10;
 const PROBES_PER_SLICE = Math.ceil(SLICE_SECONDS / BREAK_SECONDS) * ORDERING_REPLICAS; // "≤ 1 probe per break duration per instance"
 const STATS_SERVICES = ['ordering', 'payment'];
 
 const PHASES = standardPhases({ baseline: 20, reproduce: 40, contain: 40, recovery: 30 });
+// Every contain order may be PaymentPending (the breaker open): the teardown waits for them at the authorize pace.
+const SETTLE_SECONDS = backlogSettleSeconds(RATE * 40);
 PHASES.forEach((p) => {
   if (p.state !== 'off') p.parameters = { downSeconds: DOWN_SECONDS };
 });
@@ -225,7 +226,7 @@ export const options = {
     [inPhase('order_success', 'recovery')]: ['rate>=0.99'],
   }),
   summaryTrendStats: SUMMARY_TREND_STATS,
-  teardownTimeout: '120s', // close the phase, reset the modes, then up to 60 s for the invariants to settle
+  teardownTimeout: `${SETTLE_SECONDS + 60}s`, // close the phase, reset the modes, then the backlog's settle time
 };
 
 export function setup() {
@@ -241,7 +242,7 @@ export function writes() {
 }
 
 export function teardown() {
-  drillTeardown({ settleSeconds: 60 }); // PaymentPending orders are authorized by a job once Payment answers
+  drillTeardown({ settleSeconds: SETTLE_SECONDS }); // PaymentPending orders are authorized by a job, at its pace
 }
 
 const summary = drillSummary(MODE, {

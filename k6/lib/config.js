@@ -56,3 +56,16 @@ export function requireAdminKey() {
     );
   }
 }
+
+/** Ordering replicas the AppHost runs (infra/run.sh); drills that count per-replica limits read it. */
+export const ORDERING_REPLICAS = envNumber('ORDERING_REPLICAS', 1);
+
+/**
+ * Seconds for a PaymentPending backlog of up to `pendingMax` orders to be authorized, plus `marginSeconds`: the
+ * authorize jobs start at most AUTHORIZE_RATE_PER_REPLICA a second per replica (Jobs:KindRatePerSecond in
+ * services/Ordering/appsettings.json, default 3), so the backlog of a long fallback drains at that pace, not at once.
+ */
+export function backlogSettleSeconds(pendingMax, marginSeconds = 60) {
+  const perSecond = envNumber('AUTHORIZE_RATE_PER_REPLICA', 3) * ORDERING_REPLICAS;
+  return Math.ceil(pendingMax / perSecond) + marginSeconds;
+}
