@@ -23,7 +23,8 @@ public static class InvariantsApi
     }
 
     public static async Task<Results<Ok<InvariantReport>, ValidationProblem>> CheckAsync(
-        NpgsqlDataSource db, PeerInvariantsClient peers, IOptions<JobsOptions> jobs, TimeProvider time, CancellationToken ct,
+        NpgsqlDataSource db, PeerInvariantsClient peers, IOptions<JobsOptions> jobs, IOptions<ConnectionBudgetOptions> budget,
+        TimeProvider time, CancellationToken ct,
         int settleSeconds = DefaultSettleSeconds)
     {
         if (settleSeconds is < 0 or > MaxSettleSeconds)
@@ -41,7 +42,8 @@ public static class InvariantsApi
 
         await using var connection = await db.OpenConnectionAsync(ct);
         var violations = new SortedDictionary<string, long>(StringComparer.Ordinal);
-        Merge(violations, "ordering.", await OrderingInvariants.CheckAsync(connection, settledBefore, jobs.Value.ReaperIntervalSeconds, ct));
+        var fleetRates = jobs.Value.KindRatePerSecond.ToDictionary(k => k.Key, k => k.Value * budget.Value.Replicas);
+        Merge(violations, "ordering.", await OrderingInvariants.CheckAsync(connection, settledBefore, jobs.Value.ReaperIntervalSeconds, fleetRates, ct));
         MergePeer(violations, "inventory", inventory?.Report);
         MergePeer(violations, "payment", payment?.Report);
         Merge(violations, "", await CrossServiceInvariants.CheckAsync(connection, inventory?.Rows, payment?.Rows, settledBefore, askedAt, ct));

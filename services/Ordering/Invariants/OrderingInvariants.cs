@@ -18,11 +18,20 @@ public static class OrderingInvariants
         """;
 
     // non-zero: work nobody does — a lease expired more than a reaper interval ago (a crashed worker nobody reaped),
-    // or a queued job overdue by more than 60 s (no worker is claiming).
+    // or a queued job overdue by more than 60 s (no worker is claiming). A kind paced by Jobs:KindRatePerSecond is
+    // late by design while its backlog drains: its n-th overdue job (oldest first) is allowed n ÷ the fleet's rate more
+    // (@PacedKinds / @FleetRates: the kind's rate × the replicas), so a backlog draining at its pace is not "stuck"
+    // and one that stops draining still is.
     public const string StuckJobsSql = """
-        SELECT count(*) FROM jobs
-        WHERE (state = 'running' AND locked_until < now() - make_interval(secs => @ReaperIntervalSeconds))
-           OR (state = 'queued' AND run_at < now() - interval '60 seconds')
+        WITH pace AS (SELECT * FROM unnest(@PacedKinds::text[], @FleetRates::float8[]) AS p(kind, per_second)),
+        overdue AS (
+            SELECT j.run_at, p.per_second,
+                   row_number() OVER (PARTITION BY j.kind ORDER BY j.run_at, j.id) - 1 AS ahead
+            FROM jobs j LEFT JOIN pace p ON p.kind = j.kind
+            WHERE j.state = 'queued' AND j.run_at < now() - interval '60 seconds')
+        SELECT (SELECT count(*) FROM jobs WHERE state = 'running' AND locked_until < now() - make_interval(secs => @ReaperIntervalSeconds))
+             + (SELECT count(*) FROM overdue
+                WHERE per_second IS NULL OR run_at < now() - interval '60 seconds' - make_interval(secs => ahead / per_second))
         """;
 
     // non-zero: capture/void jobs that used up their attempts (or failed permanently) and wait for an operator.
@@ -40,10 +49,18 @@ public static class OrderingInvariants
           AND (SELECT count(*) FROM order_confirmations c WHERE c.order_id = o.id) <> 1
         """;
 
+    /// <param name="fleetRates">Jobs:KindRatePerSecond × the replicas: jobs of the kind the whole fleet starts per second.</param>
     public static async Task<SortedDictionary<string, long>> CheckAsync(
-        NpgsqlConnection connection, DateTimeOffset settledBefore, int reaperIntervalSeconds, CancellationToken ct)
+        NpgsqlConnection connection, DateTimeOffset settledBefore, int reaperIntervalSeconds,
+        IReadOnlyDictionary<string, double> fleetRates, CancellationToken ct)
     {
-        var args = new { SettledBefore = settledBefore, ReaperIntervalSeconds = reaperIntervalSeconds };
+        var args = new
+        {
+            SettledBefore = settledBefore,
+            ReaperIntervalSeconds = reaperIntervalSeconds,
+            PacedKinds = fleetRates.Keys.ToArray(),
+            FleetRates = fleetRates.Values.ToArray(),
+        };
         return new SortedDictionary<string, long>(StringComparer.Ordinal)
         {
             ["duplicateOrdersPerKey"] = await CountAsync(connection, DuplicateOrdersPerKeySql, args, ct),
