@@ -3,6 +3,7 @@
 // Payment answers again. In circuit-breaker reproduce the naive pipeline has neither breaker nor fallback. A retried
 // attempt is visible to the server as X-Attempt: 2.
 using System.Net;
+using Microsoft.Extensions.DependencyInjection;
 using ReliableShop.TestServers;
 
 namespace ReliableShop.Ordering.Tests;
@@ -59,6 +60,34 @@ public sealed class ResilienceTests
         Assert.Equal(accepted.Count, await Db.ScalarAsync<long>(app.ConnectionString,
             "SELECT count(*) FROM outbox_messages WHERE message_type LIKE '%OrderPlaced%'"));
         Assert.True(paymentBefore <= app.Payment.AuthorizeAttempts);
+    }
+
+    // The half-open probe is a job's, never a customer's: a placement (it has the fallback) asks the breaker first and,
+    // unless it is closed — open, half-open, or open with its break run out, where Polly would make it the probe — is
+    // refused before any call, counted as short-circuited, and becomes PaymentPending.
+    [Fact]
+    public async Task PaymentBreakerNotClosed_PlacementRefusedBeforeAnyCall_CountedAsShortCircuited()
+    {
+        await using var app = await OrderingApp.CreateAsync(new Dictionary<string, string>());
+        using var client = app.Start();
+        var metrics = app.Services.GetRequiredService<ReliableShop.Ordering.Telemetry.OrderingMetrics>();
+        var payment = app.Services.GetRequiredService<ReliableShop.Ordering.Clients.PaymentClient>();
+
+        payment.ThrowIfBreakerNotClosed(); // closed: the call may go out
+        foreach (var state in new[] { Polly.CircuitBreaker.CircuitState.Open, Polly.CircuitBreaker.CircuitState.HalfOpen })
+        {
+            metrics.BreakerChanged(ReliableShop.Ordering.Clients.PaymentClient.Dependency, state);
+            var before = (await PaymentStatsAsync(client)).GetProperty("shortCircuited").GetInt64();
+            var refused = Assert.Throws<ReliableShop.Ordering.Clients.DependencyUnavailableException>(payment.ThrowIfBreakerNotClosed);
+            Assert.Equal("circuit-open", refused.Reason);
+            Assert.Equal(before + 1, (await PaymentStatsAsync(client)).GetProperty("shortCircuited").GetInt64());
+        }
+
+        // Through the API, with Payment healthy and Polly's breaker closed (only the gate's view says half-open): without
+        // the gate this order would be authorized at once (201); with it, it is accepted as PaymentPending and its job
+        // authorizes it.
+        using var response = await client.PlaceAsync(Requests.NewKey(), Requests.Body(("SKU-0025", 1)));
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
     }
 
     // "0 = no retry" is a valid setting: the pipeline is built without a retry strategy (Polly's requires ≥ 1 attempt),

@@ -34,6 +34,24 @@ public sealed class PaymentClient(IHttpClientFactory clients, FailureModeToggles
         return authorization?.Id ?? throw new InvalidOperationException("Payment answered an authorization without an id.");
     }
 
+    /// <summary>
+    /// For a caller with a fallback, before it calls: while this replica's breaker is not closed the call is refused here,
+    /// counted as short-circuited — also once the break has run out. There Polly would let the next call through as the
+    /// half-open probe, and a customer's placement would wait the whole attempt timeout against a Payment that may still
+    /// be failing (the circuit-breaker drill: 4 of 300 contain orders at 2.5 s once the authorize jobs were paced and no
+    /// longer took every probe). The probe is left to the PaymentPending authorize jobs: nobody waits on them, and a
+    /// placement refused here becomes one.
+    /// </summary>
+    public void ThrowIfBreakerNotClosed()
+    {
+        if (metrics.BreakerState(Dependency) == Polly.CircuitBreaker.CircuitState.Closed) return;
+        metrics.CallStarted(Dependency);
+        metrics.ShortCircuited(Dependency);
+        metrics.CallFailed(Dependency, "circuit-open");
+        throw new DependencyUnavailableException(Dependency, "circuit-open", null,
+            "the breaker is not closed; its half-open probe is left to the authorize jobs");
+    }
+
     /// <summary>True when a call now would be refused by this replica's Payment bulkhead (every permit taken).</summary>
     public bool Saturated => bulkheads.Full(ClientPaths.ClientName(Dependency, ClientPaths.ForPayment(toggles.Current)));
 

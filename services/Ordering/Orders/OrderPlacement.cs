@@ -38,6 +38,7 @@ public static class OrderPlacement
         {
             // With the fallback on, waiting for Payment to come back is the job's work, not the caller's.
             var retryWindow = PaymentPendingFallback(modes) ? deps.Options.Value.PaymentRetryWindow : (TimeSpan?)null;
+            if (retryWindow is not null) deps.Payment.ThrowIfBreakerNotClosed(); // the half-open probe is a job's, not a customer's
             authorizationId = await deps.Payment.AuthorizeAsync(OrderIdentity.PaymentKeyFor(order.IdempotencyKey), order.Id, order.Total, ct, retryWindow);
             if (authorizationId is null) return PlacementOutcome.KeyMismatch;
         }

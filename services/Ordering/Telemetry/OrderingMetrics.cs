@@ -109,6 +109,9 @@ public sealed class OrderingMetrics
         _fallbacksRefused.Add(1);
     }
 
+    /// <summary>The dependency's breaker as its last transition left it (Closed until one opens it).</summary>
+    public CircuitState BreakerState(string dependency) => For(dependency).State;
+
     public void BreakerChanged(string dependency, CircuitState state)
     {
         var counters = For(dependency);
