@@ -65,8 +65,14 @@ public sealed class InventoryApp(IReadOnlyDictionary<string, string?> settings) 
         {
             builder.UseSetting(key, value);
         }
-        // Keeps the registered consumers (and their definitions) but swaps RabbitMQ for an in-memory bus.
-        if (!OnBroker) builder.ConfigureTestServices(services => services.AddMassTransitTestHarness());
+        // Keeps the registered consumers (and their definitions) but swaps RabbitMQ for an in-memory bus — started
+        // before the host is: the in-memory transport binds a queue to its exchange when the endpoint starts, and a
+        // message published before that is dropped (a CI run lost the first of two OrderPlaced deliveries that way).
+        if (!OnBroker)
+        {
+            builder.ConfigureTestServices(services => services.AddMassTransitTestHarness()
+                .Configure<MassTransitHostOptions>(o => o.WaitUntilStarted = true));
+        }
         // On the broker, the host publishes nothing: its outbox relay would send StockReserved for the test's orders
         // into the shared test vhost, where a later run's Ordering could meet them.
         else builder.ConfigureTestServices(services => services.Remove(

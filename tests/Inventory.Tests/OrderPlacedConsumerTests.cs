@@ -25,7 +25,8 @@ public sealed class OrderPlacedConsumerTests(SharedInventoryApp shared) : IClass
         await harness.Bus.Publish(order, c => c.MessageId = messageId, ct);
         await harness.Bus.Publish(order, c => c.MessageId = messageId, ct);
 
-        await Eventually.WaitAsync(() => Task.FromResult(consumed.Count(orderId)), n => n == 2, Timeout, "both deliveries consumed");
+        // The last value of a timeout names the attempts that threw, if any (a retried transient fault is fine).
+        await Eventually.WaitAsync(() => Task.FromResult(consumed.Of(orderId)), d => d.Consumed == 2, Timeout, "both deliveries consumed");
         await WaitForPublishedAsync<StockReserved>(harness, m => m.OrderId == orderId);
         Assert.Equal(998L, await shared.App.ScalarAsync<long>("SELECT available FROM catalog_items WHERE sku = 'SKU-0020'"));
         Assert.Equal(1L, await shared.App.ScalarAsync<long>(
@@ -55,8 +56,9 @@ public sealed class OrderPlacedConsumerTests(SharedInventoryApp shared) : IClass
     private sealed class ConsumeCounter : IConsumeObserver
     {
         private readonly System.Collections.Concurrent.ConcurrentDictionary<Guid, int> counts = new();
+        private readonly System.Collections.Concurrent.ConcurrentDictionary<Guid, System.Collections.Immutable.ImmutableList<string>> faults = new();
 
-        public int Count(Guid orderId) => counts.GetValueOrDefault(orderId);
+        public Deliveries Of(Guid orderId) => new(counts.GetValueOrDefault(orderId), faults.GetValueOrDefault(orderId) ?? []);
 
         public Task PreConsume<T>(ConsumeContext<T> context) where T : class => Task.CompletedTask;
 
@@ -69,6 +71,19 @@ public sealed class OrderPlacedConsumerTests(SharedInventoryApp shared) : IClass
             return Task.CompletedTask;
         }
 
-        public Task ConsumeFault<T>(ConsumeContext<T> context, Exception exception) where T : class => Task.CompletedTask;
+        public Task ConsumeFault<T>(ConsumeContext<T> context, Exception exception) where T : class
+        {
+            if (context.Message is OrderPlaced placed)
+            {
+                var fault = $"{exception.GetType().Name}: {exception.Message}";
+                faults.AddOrUpdate(placed.OrderId, [fault], (_, list) => list.Add(fault));
+            }
+            return Task.CompletedTask;
+        }
     }
+}
+
+internal sealed record Deliveries(int Consumed, IReadOnlyList<string> Faults)
+{
+    public override string ToString() => $"{Consumed} consumed, {Faults.Count} attempts threw" + (Faults.Count == 0 ? "" : ": " + string.Join("; ", Faults));
 }
