@@ -84,7 +84,8 @@ public sealed class TimeoutsCascadeDrillTests(SystemFixture system, ITestOutputH
         Assert.True(reproduce.Reads.P99Ms > 2000 || readErrors >= 0.05,
             $"reproduce: reads p99 {reproduce.Reads.P99Ms:0} ms with {readErrors:P1} errors — the cascade did not reach reads");
         Assert.True(reproduce.InFlightMax > OrderingAdmission.WritesBound, $"reproduce: in-flight writes peaked at {reproduce.InFlightMax} per replica");
-        // contain: in-flight within permits (+ queue), reads ≤ 1.5 × baseline p99 with 0 errors, rejections answered in ≤ 50 ms.
+        // contain: in-flight within permits (+ queue), reads ≤ 1.5 × baseline p99 with 0 errors, rejections answered in ≤ 50 ms
+        // (both beyond what the host added).
         Assert.True(contain.InFlightMax <= OrderingAdmission.WritesBound, $"contain: in-flight writes peaked at {contain.InFlightMax} per replica");
         Assert.Equal(0, contain.Reads.Errors + contain.Reads.Rejected);
         // The baseline is floored at 50 ms: below it a p99 of 400 reads is the host's scheduling jitter on 2 cores shared by
@@ -93,7 +94,10 @@ public sealed class TimeoutsCascadeDrillTests(SystemFixture system, ITestOutputH
         Assert.True(contain.Reads.P99Ms <= readsAllowed,
             $"contain: reads p99 {contain.Reads.P99Ms:0.0} ms, allowed {readsAllowed:0.0} ms (baseline {baseline.Reads.P99Ms:0.0} ms, floor {ReadP99FloorMs} ms, "
             + $"host added {hostAdded:0.0} ms); slowest reads{contain.Reads.SlowestLine}");
-        Assert.True(contain.Writes.Rejected == 0 || contain.Writes.RejectedP99Ms <= 50, $"contain: rejections p99 {contain.Writes.RejectedP99Ms:0} ms");
+        // Rejections answered in ≤ 50 ms, plus what the host added (as for the reads): a run of 2026-12-07 06:21 UTC read
+        // 57 ms while all three probes stalled together for 0.4 s (Inventory's /alive p99 24.9 → 115.1 ms).
+        Assert.True(contain.Writes.Rejected == 0 || contain.Writes.RejectedP99Ms <= 50 + hostAdded,
+            $"contain: rejections p99 {contain.Writes.RejectedP99Ms:0} ms, allowed {50 + hostAdded:0} ms (host added {hostAdded:0.0} ms)");
         // back to baseline within 10 s of the fault's end: writes p99 within 3 × baseline (or 1 s, the SLO) 10-20 s after it.
         Assert.True(recovery.Writes.P99Ms <= Math.Max(3 * baseline.Writes.P99Ms, 1000), $"recovery: writes p99 {recovery.Writes.P99Ms:0} ms");
     }
