@@ -102,7 +102,7 @@ public sealed class OrderTraffic(Func<HttpClient> ordering, IReadOnlyList<string
 
     // Ordering's 503 problem names the dependency and reason (payment/breaker-open, inventory/timeout, …); admission's
     // shedding has only a title.
-    private static async Task<string> CauseAsync(HttpResponseMessage response, CancellationToken ct)
+    internal static async Task<string> CauseAsync(HttpResponseMessage response, CancellationToken ct)
     {
         try
         {

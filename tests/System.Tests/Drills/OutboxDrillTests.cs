@@ -4,6 +4,7 @@
 // Idempotency-Key (the order id is derived from it): lost = order committed, Inventory never decided it; phantom =
 // Inventory decided an order that was never committed; duplicate effects = stock units taken beyond the reservations.
 // Scaled from 2,000 orders to ~900 for 2 cores. Numbers: artifacts/drills/outbox.txt.
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net.Http.Json;
 using System.Security.Cryptography;
@@ -95,14 +96,19 @@ public sealed class OutboxDrillTests(SystemFixture system, ITestOutputHelper out
         foreach (var sku in Skus) await SetStockAsync(sku, Stock);
         var started = DateTimeOffset.UtcNow;
         var keys = new List<string>();
+        var notServed = new ConcurrentDictionary<string, long>();
         var report = await OpenLoopLoad.RunAsync(name, new LoadOptions([LoadStage.Constant(Rps, TimeSpan.FromSeconds(seconds))], TimeSpan.FromSeconds(1)),
             (i, ct) =>
             {
                 var key = $"outbox-drill-{Guid.NewGuid():N}";
                 lock (keys) keys.Add(key);
-                return PlaceOnceAsync(key, Skus[i % Skus.Length], ct);
+                return PlaceOnceAsync(key, Skus[i % Skus.Length], notServed, ct);
             }, Ct);
         drill.Record(report);
+        if (!notServed.IsEmpty)
+        {
+            drill.Record($"  {name}: not 2xx: " + string.Join(", ", notServed.OrderByDescending(n => n.Value).Select(n => $"{n.Key} ×{n.Value}")));
+        }
         return new(name, keys, report, started);
     }
 
@@ -144,7 +150,8 @@ public sealed class OutboxDrillTests(SystemFixture system, ITestOutputHelper out
     private Task<long> PendingAsync() => Invariants.ScalarAsync(system.Orders,
         "SELECT count(*) FROM outbox_messages WHERE status = 'pending'", CancellationToken.None);
 
-    private async Task<Outcome> PlaceOnceAsync(string key, string sku, CancellationToken ct)
+    /// <summary>One placement; a refusal or error is counted in <paramref name="notServed"/> by status and cause.</summary>
+    private async Task<Outcome> PlaceOnceAsync(string key, string sku, ConcurrentDictionary<string, long> notServed, CancellationToken ct)
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, "/api/orders")
         {
@@ -152,7 +159,9 @@ public sealed class OutboxDrillTests(SystemFixture system, ITestOutputHelper out
         };
         request.Headers.Add("Idempotency-Key", key);
         using var response = await system.Ordering.SendAsync(request, ct);
-        return response.IsSuccessStatusCode ? Outcome.Success : (int)response.StatusCode is 429 or 503 ? Outcome.Rejected : Outcome.Error;
+        if (response.IsSuccessStatusCode) return Outcome.Success;
+        notServed.AddOrUpdate($"{(int)response.StatusCode} {await OrderTraffic.CauseAsync(response, ct)}", 1, (_, n) => n + 1);
+        return (int)response.StatusCode is 429 or 503 ? Outcome.Rejected : Outcome.Error;
     }
 
     /// <summary>Waits until the phase's committed orders all have an outcome (or the settle time passed), then counts.</summary>
