@@ -4,7 +4,8 @@
 // passes the SLO and goodput collapses while the system stays busy. contain: the concurrency limiter at the door,
 // sized below the narrowest dependency bulkhead, sheds the excess at once (503 + Retry-After) before any work, stale
 // queued requests are dropped, so what is admitted is served within the SLO: goodput stays near C. Afterwards, at
-// 0.5 × C, latency is back within 5 s to what 0.5 × C read just before the overload. Criteria: failure-modes.md § 4.
+// 0.5 × C, latency is back within 5 s to what 0.5 × C read just before the overload (plus what the host added between
+// the two windows, read from a no-work probe beside both). Criteria: failure-modes.md § 4.
 // Goodput, here and in C, counts orders placed (201) within the SLO: a 202 is an order accepted as PaymentPending — its
 // work deferred, not done — and answers fast, so counting it would measure the fallback, not the system's capacity.
 using ReliableShop.TestServers;
@@ -92,7 +93,7 @@ public sealed class OverloadDrillTests(SystemFixture system, ITestOutputHelper o
         var afterReproduce = await RunAsync(http, "off 0.5C after reproduce", [LoadStage.Constant(0.5 * capacity, Judged)]);
 
         await drill.SetAsync("contain", Ct);
-        var reference = await RunAsync(http, "contain 0.5C before 3C", [LoadStage.Constant(0.5 * capacity, Judged)]);
+        var (reference, referenceFloor) = await WithFloorAsync(http, "contain 0.5C before 3C", 0.5 * capacity);
         var contain2 = await RunAsync(http, "contain 2C", [LoadStage.Constant(2 * capacity, TimeSpan.FromSeconds(5))]);
         // The floor of any answer on this host under this load, measured beside the rejections: the placement's own
         // request (POST, same body and headers, body read back) to /alive — no limiter, no I/O — at a light rate on the
@@ -114,8 +115,13 @@ public sealed class OverloadDrillTests(SystemFixture system, ITestOutputHelper o
         var shedOver20Ms = admission.Sum(s => Drill.Read(s, "ordering.admission.shedsOver20Ms"));
         drill.Record($"  contain: the door refused {shedAtDoor}, {shedOver20Ms} of them ({100.0 * shedOver20Ms / Math.Max(1, shedAtDoor):0.0} %) " +
             $"in more than 20 ms server-side, the slowest in {admission.Max(s => Drill.Read(s, "ordering.admission.shedMaxMs"))} ms");
+        // What 3 × C admitted and left to finish (reservations, captures) while the recovery windows run.
+        using var backlog = new UnsettledWatch(system.Orders, DateTimeOffset.UtcNow);
         await RunAsync(http, "contain 0.5C 0-5s", [LoadStage.Constant(0.5 * capacity, TimeSpan.FromSeconds(5))]); // the 5 s allowed: recorded
-        var after2 = await RunAsync(http, "contain 0.5C 5-20s", [LoadStage.Constant(0.5 * capacity, Judged)]);
+        var atFive = backlog.Latest;
+        var (after2, recoveryFloor) = await WithFloorAsync(http, "contain 0.5C 5-20s", 0.5 * capacity);
+        drill.Record($"  contain 3C's orders still unsettled: {backlog.First} at its end, {atFive} at 5 s; {backlog.Describe()}");
+        drill.Record($"  contain 0.5C 5-20s:{after2.SlowestLine}");
 
         await drill.SetAsync("off", Ct);
         await drill.DrainPaymentAsync(Ct);
@@ -149,9 +155,80 @@ public sealed class OverloadDrillTests(SystemFixture system, ITestOutputHelper o
         Assert.Equal(floor.Sent, floor.Succeeded);
         // contain: queues within bounds — placements in flight never above the door's permits + queue on any replica.
         Assert.True(inFlightMax <= OrderingAdmission.WritesBound, $"contain: in-flight writes peaked at {inFlightMax} per replica");
-        // afterwards at 0.5 × C: back to baseline within 5 s — the baseline of the same mode, measured just before 3 × C.
-        Assert.True(after2.P99Ms <= Math.Max(1.5 * reference.P99Ms, reference.P99Ms + 50),
-            $"0.5C after contain 3C: p99 {after2.P99Ms:0} ms vs {reference.P99Ms:0} ms just before it (the first baseline: {baseline.P99Ms:0} ms)");
+        // afterwards at 0.5 × C: back to baseline within 5 s — the baseline of the same mode, measured just before 3 × C,
+        // plus what the HOST added between the two windows: the floor (POST /alive, no work, on the same replicas) probed
+        // beside both, its p99 in recovery minus its p99 before, never less than 0. A queue 3 × C left behind in Ordering,
+        // Inventory or Payment slows placements, not the floor, and fails this; a host stall slows both. (A clean-clone CI
+        // run of 2026-12-07 read 304 ms against 176 ms before 3 × C with no floor beside it; the same run's window at rest,
+        // after everything had settled, read 209 ms.)
+        var hostAdded = Math.Max(0, recoveryFloor.P99Ms - referenceFloor.P99Ms);
+        var recoveryAllowed = Math.Max(1.5 * reference.P99Ms, reference.P99Ms + 50) + hostAdded;
+        drill.Record($"0.5C after contain 3C: p99 {after2.P99Ms:0.0} ms, allowed {recoveryAllowed:0.0} ms = max(1.5 ×, + 50 ms) the {reference.P99Ms:0.0} ms " +
+            $"before 3C + host added {hostAdded:0.0} ms (floor p99 {referenceFloor.P99Ms:0.0} → {recoveryFloor.P99Ms:0.0})");
+        Assert.True(after2.P99Ms <= recoveryAllowed,
+            $"0.5C after contain 3C: p99 {after2.P99Ms:0} ms, allowed {recoveryAllowed:0} ms ({reference.P99Ms:0} ms just before it, host added {hostAdded:0} ms; " +
+            $"the first baseline: {baseline.P99Ms:0} ms)");
+    }
+
+    /// <summary>A placement window at 0.5 × C with the floor probed beside it (POST /alive at a light rate, same replicas).</summary>
+    private async Task<(LoadReport Placements, LoadReport Floor)> WithFloorAsync(Func<HttpClient> http, string name, double rps)
+    {
+        var floorTraffic = new OrderTraffic(http, OrderTraffic.DrillSkus);
+        var floorProbe = OpenLoopLoad.RunAsync($"  floor beside {name}", new LoadOptions([LoadStage.Constant(FloorProbeRps, Judged)], Slo),
+            floorTraffic.FloorAsync, Ct);
+        var placements = await RunAsync(http, name, [LoadStage.Constant(rps, Judged)]);
+        var floor = await floorProbe;
+        drill.Record(floor);
+        return (placements, floor);
+    }
+
+    /// <summary>
+    /// Counts the orders created before <c>until</c> not yet at a final status, every 100 ms, until none is left or it is
+    /// disposed: when what a phase admitted had all settled.
+    /// </summary>
+    private sealed class UnsettledWatch : IDisposable
+    {
+        private const string Sql = "SELECT count(*) FROM orders WHERE status IN ('PaymentPending', 'Placed', 'Reserved') AND created_at <= $1";
+        private readonly CancellationTokenSource stop = new();
+        private readonly long started = TimeProvider.System.GetTimestamp();
+        private readonly DateTimeOffset until;
+        private readonly Task watching;
+        private TimeSpan? drainedAfter;
+
+        public UnsettledWatch(Npgsql.NpgsqlDataSource orders, DateTimeOffset until)
+        {
+            this.until = until;
+            watching = WatchAsync(orders);
+        }
+
+        public long? First { get; private set; }
+        public long? Latest { get; private set; }
+
+        public string Describe() => drainedAfter is { } after ? $"all settled {after.TotalSeconds:0.0} s after its end" : $"{Latest} still unsettled at 20 s";
+
+        private async Task WatchAsync(Npgsql.NpgsqlDataSource orders)
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                try { Latest = await Invariants.ScalarAsync(orders, Sql, stop.Token, until); }
+                catch (OperationCanceledException) { return; }
+                First ??= Latest;
+                if (Latest == 0)
+                {
+                    drainedAfter = TimeProvider.System.GetElapsedTime(started);
+                    return;
+                }
+                try { await Task.Delay(100, stop.Token); }
+                catch (OperationCanceledException) { return; }
+            }
+        }
+
+        public void Dispose()
+        {
+            stop.Cancel();
+            watching.Wait(TimeSpan.FromSeconds(5));
+            stop.Dispose();
+        }
     }
 
     private static bool MeetsSlo(LoadReport step) => step.P99Ms <= Slo.TotalMilliseconds && step.Succeeded >= 0.99 * step.Sent;
