@@ -85,7 +85,7 @@ stop_redis() { redis_running && redis-cli -h 127.0.0.1 -p "$REDIS_PORT" shutdown
 # readiness is a plain TCP check of the AMQP port; the broker itself keeps its normal priority. A CI rehearsal lost 3
 # orders (Inventory lookups past their 1 s attempt timeout) in the 13 s the old start took under load (2026-12-07
 # 07:02:47–07:03:00: the broker was only asked to start at 07:02:59). Idle, `start rabbitmq` after `stop rabbitmq`:
-# 3.2 s wall and 3.5 s of CPU before, 2.0 s and 1.8 s now (12:42 UTC).
+# 3.2 s wall and 3.5 s of CPU before, 2.0 s and 1.8 s now (2026-12-07 11:59 UTC).
 rabbitmqctl_() { nice -n 10 $SUDO rabbitmqctl "$@"; }
 rabbit_node_up() { rabbitmqctl_ -q ping >/dev/null 2>&1; }
 rabbit_app_up() { (exec 3<>"/dev/tcp/127.0.0.1/$RABBIT_PORT") 2>/dev/null; }
