@@ -202,13 +202,32 @@ public sealed class OrderPlacedIntake : BackgroundService, IDrillStatsSource, IH
     /// OrderPlacedBacklogTests before this was so), which only the end of the process does. So a switch away from
     /// reproduce, or a pause, takes effect once the reservations already running have finished; the handle is
     /// forgotten only then, so a stop that fails is tried again by the next call rather than leaving a second consumer.
+    /// An endpoint still starting is let finish starting first (at most <see cref="ReadyWait"/>): a stop that lands while
+    /// MassTransit declares the endpoint's topology can wait forever — a CI rehearsal's test host hung so (2026-12-07,
+    /// a pause right after a switch: the stop waited for the new endpoint's transport, stuck in ExchangeDeclareAsync on
+    /// the channel's RPC semaphore, with no timeout; every thread idle, the admin request never answered).
     /// </summary>
     private async Task StopEndpointAsync()
     {
         if (endpoint is not { } running) return;
         connected = null;
+        await StartedOrGivenUpAsync(running.Ready);
         await running.StopAsync(shutdownTimeUp.Token);
         endpoint = null;
+    }
+
+    /// <summary>Waits until an endpoint has started — or failed to, or <see cref="ReadyWait"/> passed (the broker is
+    /// down: MassTransit keeps reconnecting, and a stop then has no topology call to interrupt).</summary>
+    private async Task StartedOrGivenUpAsync(Task<ReceiveEndpointReady> ready)
+    {
+        try
+        {
+            await ready.WaitAsync(ReadyWait, time, shutdownTimeUp.Token);
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !shutdownTimeUp.IsCancellationRequested)
+        {
+            // not ready in time or faulted: stop it as it is
+        }
     }
 
     private async Task AwaitReadyAsync(Task<ReceiveEndpointReady>? ready, CancellationToken ct)
