@@ -125,7 +125,7 @@ public sealed class OverloadBacklogDrillTests(SystemFixture system, ITestOutputH
         var report = await OpenLoopLoad.RunAsync(name, new LoadOptions([LoadStage.Constant(Rate, duration)], Slo, RequestTimeout: TimeSpan.FromSeconds(15)),
             traffic.PlaceAsync, Ct);
         drill.Record(report);
-        drill.Record($"  {name}: {traffic}");
+        drill.Record($"  {name}: {traffic};{report.SlowestLine}"); // the slowest with their due times, to find in the logs
         return report;
     }
 
