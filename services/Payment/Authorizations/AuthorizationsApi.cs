@@ -4,6 +4,7 @@
 // Doc: docs/failure-modes/race-conditions.md
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
+using ReliableShop.Payment.Capacity;
 using ReliableShop.Payment.Faults;
 using ReliableShop.Payment.Telemetry;
 
@@ -18,8 +19,9 @@ public static class AuthorizationsApi
         var group = app.MapGroup(Prefix).WithTags("Authorizations");
         group.MapPost("/", AuthorizeAsync).CountedAs("authorize").WithPaymentFaults();
         group.MapGet("/{id:guid}", GetAsync).CountedAs("get");                       // reads: no faults, no slot
-        group.MapPost("/{id:guid}/capture", CaptureAsync).CountedAs("capture").WithPaymentFaults();
-        group.MapPost("/{id:guid}/void", VoidAsync).CountedAs("void").WithPaymentFaults();
+        // Captures and voids are jobs' (Ordering retries them; no customer waits): they queue behind authorizations.
+        group.MapPost("/{id:guid}/capture", CaptureAsync).CountedAs("capture").WithPaymentFaults(ChargePriority.Background);
+        group.MapPost("/{id:guid}/void", VoidAsync).CountedAs("void").WithPaymentFaults(ChargePriority.Background);
         return app;
     }
 

@@ -26,5 +26,6 @@ public sealed class CapacityMetrics
 
     public void Queued(int delta) => queueLength.Add(delta);
 
-    public void QueueWait(TimeSpan waited) => queueWait.Record(waited.TotalSeconds);
+    public void QueueWait(TimeSpan waited, ChargePriority priority) => queueWait.Record(waited.TotalSeconds,
+        new KeyValuePair<string, object?>("priority", priority == ChargePriority.Interactive ? "interactive" : "background"));
 }

@@ -1,5 +1,6 @@
 // The provider's capacity model: Slots concurrent charges, each holding its slot for ServiceTimeMs. Callers beyond
-// Slots queue (FIFO) — throughput is capped at Slots / ServiceTime, so overload shows up as queue wait, as at a real PSP.
+// Slots queue (a customer's charge before a job's: SlotLimiter) — throughput is capped at Slots / ServiceTime, so
+// overload shows up as queue wait, as at a real PSP.
 // Doc: docs/failure-modes/timeouts-cascade.md
 using Microsoft.Extensions.Options;
 
@@ -35,19 +36,22 @@ public sealed class CapacityModel(IOptions<CapacityOptions> options, CapacityMet
     }
 
     /// <summary>Waits for a slot, then holds it for the service time. Dispose the result to free the slot.</summary>
-    public async Task<IDisposable> EnterAsync(CancellationToken ct)
+    public Task<IDisposable> EnterAsync(CancellationToken ct) => EnterAsync(ChargePriority.Interactive, ct);
+
+    /// <inheritdoc cref="EnterAsync(CancellationToken)"/>
+    public async Task<IDisposable> EnterAsync(ChargePriority priority, CancellationToken ct)
     {
         var queuedAt = time.GetTimestamp();
         metrics.Queued(+1);
         try
         {
-            await slots.WaitAsync(ct);
+            await slots.WaitAsync(priority, ct);
         }
         finally
         {
             metrics.Queued(-1);
         }
-        metrics.QueueWait(time.GetElapsedTime(queuedAt));
+        metrics.QueueWait(time.GetElapsedTime(queuedAt), priority);
         var slot = new Slot(slots, metrics);
         try
         {

@@ -31,7 +31,8 @@ public sealed class FaultInjectionFilter(
             await delay;
         }
         if (plan.RejectAfterLatency is { } slowFailure) return Reject(http, slowFailure);
-        if (!await provider.ChargeAsync(plan, ct))
+        var priority = http.GetEndpoint()?.Metadata.GetMetadata<ChargeLine>()?.Priority ?? ChargePriority.Interactive;
+        if (!await provider.ChargeAsync(plan, priority, ct))
         {
             return Reject(http, FaultRejection.Unavailable(FaultKind.ProviderTimeout, "Payment provider timed out",
                 $"retry-storm: {1 + plan.ProviderRetries} attempt(s), each over {plan.AttemptTimeout?.TotalMilliseconds} ms."));
@@ -74,7 +75,11 @@ public static class FaultInjectionExtensions
         return services;
     }
 
-    /// <summary>Puts this endpoint behind the fault plan and the simulated provider's capacity slot.</summary>
-    public static RouteHandlerBuilder WithPaymentFaults(this RouteHandlerBuilder endpoint) =>
-        endpoint.AddEndpointFilter<FaultInjectionFilter>();
+    /// <summary>Puts this endpoint behind the fault plan and the simulated provider's capacity slot, in the line of
+    /// <paramref name="priority"/>: interactive when a customer waits on the answer, background when a job does.</summary>
+    public static RouteHandlerBuilder WithPaymentFaults(this RouteHandlerBuilder endpoint, ChargePriority priority = ChargePriority.Interactive) =>
+        endpoint.WithMetadata(new ChargeLine(priority)).AddEndpointFilter<FaultInjectionFilter>();
 }
+
+/// <summary>Endpoint metadata: which line of the capacity slots this endpoint's charges wait in.</summary>
+public sealed record ChargeLine(ChargePriority Priority);

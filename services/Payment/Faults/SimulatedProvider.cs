@@ -10,12 +10,12 @@ namespace ReliableShop.Payment.Faults;
 public sealed class SimulatedProvider(CapacityModel capacity, PaymentStats stats, TimeProvider time)
 {
     /// <summary>True once an attempt finished within the attempt timeout (always, without one); false when all timed out.</summary>
-    public async Task<bool> ChargeAsync(FaultPlan plan, CancellationToken ct)
+    public async Task<bool> ChargeAsync(FaultPlan plan, ChargePriority priority, CancellationToken ct)
     {
         for (var attempt = 0; ; attempt++)
         {
             if (attempt > 0) stats.ProviderRetried();
-            var call = capacity.EnterAsync(ct);
+            var call = capacity.EnterAsync(priority, ct);
             if (plan.AttemptTimeout is not { } timeout || await FinishesWithinAsync(call, timeout, ct))
             {
                 (await call).Dispose(); // the slot models the provider's work; recording the result holds none
