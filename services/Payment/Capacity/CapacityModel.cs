@@ -35,10 +35,8 @@ public sealed class CapacityModel(IOptions<CapacityOptions> options, CapacityMet
         Volatile.Write(ref serviceTimeTicks, newServiceTime.Ticks);
     }
 
-    /// <summary>Waits for a slot, then holds it for the service time. Dispose the result to free the slot.</summary>
-    public Task<IDisposable> EnterAsync(CancellationToken ct) => EnterAsync(ChargePriority.Interactive, ct);
-
-    /// <inheritdoc cref="EnterAsync(CancellationToken)"/>
+    /// <summary>Waits for a slot in the line of <paramref name="priority"/>, then holds it for the service time. Dispose
+    /// the result to free the slot.</summary>
     public async Task<IDisposable> EnterAsync(ChargePriority priority, CancellationToken ct)
     {
         var queuedAt = time.GetTimestamp();

@@ -100,12 +100,7 @@ public sealed class OverloadDrillTests(SystemFixture system, ITestOutputHelper o
         // same replicas, during the same 3 × C. Latency counts from the intended send time, so the generator's and the
         // scheduler's delays on 2 shared cores are in it — as they are in a rejection's. (A GET /alive floor left the
         // request body's serialization and transfer out: a CI rehearsal read rejections at 1.52 × it, 2026-12-06 23:07.)
-        var floorTraffic = new OrderTraffic(http, OrderTraffic.DrillSkus);
-        var floorProbe = OpenLoopLoad.RunAsync("  floor: POST /alive", new LoadOptions([LoadStage.Constant(FloorProbeRps, TimeSpan.FromSeconds(15))], Slo),
-            floorTraffic.FloorAsync, Ct);
-        var contain = await RunAsync(http, "contain 3C", [LoadStage.Constant(3 * capacity, TimeSpan.FromSeconds(15))]);
-        var floor = await floorProbe;
-        drill.Record(floor);
+        var (contain, floor) = await WithFloorAsync(http, "contain 3C", 3 * capacity);
         var admission = await drill.StatsAsync("ordering", Ct);
         var inFlightMax = admission.Max(s => Drill.Read(s, "ordering.admission.writesInFlightMax"));
         drill.Record($"  contain: in-flight writes peaked at {inFlightMax} " +
@@ -170,7 +165,8 @@ public sealed class OverloadDrillTests(SystemFixture system, ITestOutputHelper o
             $"the first baseline: {baseline.P99Ms:0} ms)");
     }
 
-    /// <summary>A placement window at 0.5 × C with the floor probed beside it (POST /alive at a light rate, same replicas).</summary>
+    /// <summary>A judged placement window (15 s at <paramref name="rps"/>) with the floor probed beside it: POST /alive at
+    /// a light rate on the same replicas.</summary>
     private async Task<(LoadReport Placements, LoadReport Floor)> WithFloorAsync(Func<HttpClient> http, string name, double rps)
     {
         var floorTraffic = new OrderTraffic(http, OrderTraffic.DrillSkus);
@@ -193,7 +189,7 @@ public sealed class OverloadDrillTests(SystemFixture system, ITestOutputHelper o
         private readonly long started = TimeProvider.System.GetTimestamp();
         private readonly DateTimeOffset until;
         private readonly Task watching;
-        private TimeSpan? drainedAfter;
+        private long first = -1, latest = -1, drainedAfterTicks = -1; // written by the watch, read by the drill: -1 = not yet
 
         public UnsettledWatch(Npgsql.NpgsqlDataSource orders, DateTimeOffset until)
         {
@@ -201,21 +197,25 @@ public sealed class OverloadDrillTests(SystemFixture system, ITestOutputHelper o
             watching = WatchAsync(orders);
         }
 
-        public long? First { get; private set; }
-        public long? Latest { get; private set; }
+        public long First => Interlocked.Read(ref first);
+        public long Latest => Interlocked.Read(ref latest);
 
-        public string Describe() => drainedAfter is { } after ? $"all settled {after.TotalSeconds:0.0} s after its end" : $"{Latest} still unsettled at 20 s";
+        public string Describe() => Interlocked.Read(ref drainedAfterTicks) is >= 0 and var ticks
+            ? $"all settled {TimeSpan.FromTicks(ticks).TotalSeconds:0.0} s after its end"
+            : $"{Latest} still unsettled at 20 s";
 
         private async Task WatchAsync(Npgsql.NpgsqlDataSource orders)
         {
             while (!stop.IsCancellationRequested)
             {
-                try { Latest = await Invariants.ScalarAsync(orders, Sql, stop.Token, until); }
+                long unsettled;
+                try { unsettled = await Invariants.ScalarAsync(orders, Sql, stop.Token, until); }
                 catch (OperationCanceledException) { return; }
-                First ??= Latest;
-                if (Latest == 0)
+                Interlocked.CompareExchange(ref first, unsettled, -1);
+                Interlocked.Exchange(ref latest, unsettled);
+                if (unsettled == 0)
                 {
-                    drainedAfter = TimeProvider.System.GetElapsedTime(started);
+                    Interlocked.Exchange(ref drainedAfterTicks, TimeProvider.System.GetElapsedTime(started).Ticks);
                     return;
                 }
                 try { await Task.Delay(100, stop.Token); }
