@@ -4,9 +4,9 @@
 // passes the SLO and goodput collapses while the system stays busy. contain: the concurrency limiter at the door,
 // sized below the narrowest dependency bulkhead, sheds the excess at once (503 + Retry-After) before any work, stale
 // queued requests are dropped, so what is admitted is served within the SLO: goodput stays near C (held again in contain
-// in the same minute; judged against the lower of the two, the host's speed drifts within a run). Afterwards, at
-// 0.5 × C, latency is back within 5 s to what 0.5 × C read just before the overload (plus what the host added between
-// the two windows, read from a no-work probe beside both). Criteria: failure-modes.md § 4.
+// in the same minute; judged against the lower of the two, not below 3/4 of C: the host's speed drifts within a run).
+// Afterwards, at 0.5 × C, latency is back within 5 s to what 0.5 × C read just before the overload (plus what the host
+// added between the two windows, read from a no-work probe beside both). Criteria: failure-modes.md § 4.
 // Goodput, here and in C, counts orders placed (201) within the SLO: a 202 is an order accepted as PaymentPending — its
 // work deferred, not done — and answers fast, so counting it would measure the fallback, not the system's capacity.
 using ReliableShop.TestServers;
@@ -97,7 +97,8 @@ public sealed class OverloadDrillTests(SystemFixture system, ITestOutputHelper o
         // C again, in the same minute as 3 × C: this host's speed drifts by 2 × within one run (a CI rehearsal of
         // 2026-12-07, 13:59 UTC, measured C at 50/s, then 0.5 × C read p99 214 ms in the baseline and 511 ms at rest at
         // the end, and contain 3C served 38.3/s: 0.77 × a C of another host). Contain's goodput is judged against the
-        // lower of the two: what this system serves at C now, the door on and nothing over it to shed.
+        // lower of the two (not below 3/4 of C, see the criterion): what this system serves at C now, the door on and
+        // nothing over it to shed.
         var capacityNow = await RunAsync(http, "contain C now", [LoadStage.Constant(capacity, Judged)]);
         await SettleAsync("the C hold in contain");
         var (reference, referenceFloor) = await WithFloorAsync(http, "contain 0.5C before 3C", 0.5 * capacity);
@@ -138,7 +139,10 @@ public sealed class OverloadDrillTests(SystemFixture system, ITestOutputHelper o
         // reproduce: goodput < 30 % of C at 3 × C.
         Assert.True(reproduce.GoodputRps < 0.3 * capacity, $"reproduce goodput {reproduce.GoodputRps:0.0}/s, expected < 30 % of C = {capacity}");
         // contain: goodput ≥ 90 % of C, admitted p99 ≤ 1 s, rejections p99 ≤ 20 ms.
-        var capacityJudged = Math.Min(capacity, capacityNow.GoodputRps);
+        // The C held in contain counts down to 3/4 of the measured C, no lower: a door that refused at C what the system
+        // could serve (too few permits) would lower the hold and 3 × C alike, and a judge taken from the hold alone would
+        // pass it. A host that slowed by more than a quarter within the run fails here, as it did before the hold.
+        var capacityJudged = Math.Clamp(capacityNow.GoodputRps, 0.75 * capacity, capacity);
         Assert.True(contain.GoodputRps >= 0.9 * capacityJudged,
             $"contain goodput {contain.GoodputRps:0.0}/s, expected ≥ 90 % of C = {capacityJudged:0.0} (measured {capacity}, held in contain just before: {capacityNow.GoodputRps:0.0})");
         // Admitted p99 within the SLO, beyond what this host adds to ANY answer under the same offered load: the floor
