@@ -37,15 +37,18 @@ public sealed class OverloadBacklogDrillTests(SystemFixture system, ITestOutputH
     public async Task OrderPlacedBacklog_ReproduceTakesItAllIn_ContainKeepsReservationsWithinTheLimit()
     {
         using var ordering = new ReplicaClients(system, "ordering", TimeSpan.FromSeconds(15));
+        // The floor probe's own round robin: on the placements' one, both at 20/s in lockstep take turns on its counter,
+        // so the placements land on one replica — its door refused 7 and 3 of 200 (CI rehearsals of 2026-12-07).
+        using var floorReplicas = new ReplicaClients(system, "ordering", TimeSpan.FromSeconds(15));
         await OrderTraffic.WarmUpAsync(ordering.Next, Ct);
         drill.Record(LoadReport.Header);
 
-        var reproduce = await BacklogAsync(ordering.Next, "reproduce");
+        var reproduce = await BacklogAsync(ordering.Next, floorReplicas.Next, "reproduce");
         // contain starts at rest: reproduce's 500 orders are still being confirmed and captured when its drain window
         // ends. A CI rehearsal (2026-12-07 ≈ 00:43 UTC) started contain straight after and read its placements during
         // the drain at p99 1782 ms, slower than reproduce's 1295 ms.
         await drill.SettledAsync(Ct);
-        var contain = await BacklogAsync(ordering.Next, "contain");
+        var contain = await BacklogAsync(ordering.Next, floorReplicas.Next, "contain");
 
         await drill.SetAsync("off", Ct);
         var settled = await drill.SettledAsync(Ct);
@@ -84,7 +87,7 @@ public sealed class OverloadBacklogDrillTests(SystemFixture system, ITestOutputH
     /// <summary>Inventory's view channel over a drain; a bound of 0 means none (reproduce).</summary>
     private sealed record Views(long Accepted, long Rejected, long PeakQueued, long Bound);
 
-    private async Task<Half> BacklogAsync(Func<HttpClient> ordering, string state)
+    private async Task<Half> BacklogAsync(Func<HttpClient> ordering, Func<HttpClient> floorHttp, string state)
     {
         await drill.SetAsync(state, Ct);
         // The endpoint reconnects with the state's limits (OrderPlacedIntake polls the toggle every 250 ms).
@@ -107,7 +110,7 @@ public sealed class OverloadBacklogDrillTests(SystemFixture system, ITestOutputH
         // The floor of any answer on this host while it drains: the placement's own POST to Ordering's /alive (no work),
         // at the same rate on the same replicas — as the overload drill measures it beside 3 × C.
         var floorProbe = OpenLoopLoad.RunAsync($"{state}: floor beside the drain", new LoadOptions([LoadStage.Constant(FloorRate, Drain)], Slo),
-            new OrderTraffic(ordering, OrderTraffic.DrillSkus).FloorAsync, Ct);
+            new OrderTraffic(floorHttp, OrderTraffic.DrillSkus).FloorAsync, Ct);
         var drain = await PlaceAsync(ordering, $"{state}: drain, consumer resumed", Drain);
         var floor = await floorProbe;
         drill.Record(floor);

@@ -36,6 +36,10 @@ public sealed class OverloadDrillTests(SystemFixture system, ITestOutputHelper o
         // Orders alternate over the Ordering replicas, as a load balancer spreads them (see the circuit-breaker drill).
         using var ordering = new ReplicaClients(system, "ordering", TimeSpan.FromSeconds(15));
         Func<HttpClient> http = ordering.Next;
+        // The floor probe's own round robin: sharing the placements' one, two generators take turns on its counter and
+        // the placements no longer alternate (the backlog drill's, both at 20/s, all landed on one replica: its door
+        // refused 7 and 3 of 200 in CI rehearsals of 2026-12-07, 15:51 and 16:30 UTC).
+        using var floorReplicas = new ReplicaClients(system, "ordering", TimeSpan.FromSeconds(15));
         await OrderTraffic.WarmUpAsync(http, Ct);
         drill.Record(LoadReport.Header);
 
@@ -101,14 +105,14 @@ public sealed class OverloadDrillTests(SystemFixture system, ITestOutputHelper o
         // nothing over it to shed.
         var capacityNow = await RunAsync(http, "contain C now", [LoadStage.Constant(capacity, Judged)]);
         await SettleAsync("the C hold in contain");
-        var (reference, referenceFloor) = await WithFloorAsync(http, "contain 0.5C before 3C", 0.5 * capacity);
+        var (reference, referenceFloor) = await WithFloorAsync(http, floorReplicas.Next, "contain 0.5C before 3C", 0.5 * capacity);
         var contain2 = await RunAsync(http, "contain 2C", [LoadStage.Constant(2 * capacity, TimeSpan.FromSeconds(5))]);
         // The floor of any answer on this host under this load, measured beside the rejections: the placement's own
         // request (POST, same body and headers, body read back) to /alive — no limiter, no I/O — at a light rate on the
         // same replicas, during the same 3 × C. Latency counts from the intended send time, so the generator's and the
         // scheduler's delays on 2 shared cores are in it — as they are in a rejection's. (A GET /alive floor left the
         // request body's serialization and transfer out: a CI rehearsal read rejections at 1.52 × it, 2026-12-06 23:07.)
-        var (contain, floor) = await WithFloorAsync(http, "contain 3C", 3 * capacity);
+        var (contain, floor) = await WithFloorAsync(http, floorReplicas.Next, "contain 3C", 3 * capacity);
         var admission = await drill.StatsAsync("ordering", Ct);
         var inFlightMax = admission.Max(s => Drill.Read(s, "ordering.admission.writesInFlightMax"));
         drill.Record($"  contain: in-flight writes peaked at {inFlightMax} " +
@@ -122,7 +126,7 @@ public sealed class OverloadDrillTests(SystemFixture system, ITestOutputHelper o
         using var backlog = new UnsettledWatch(system.Orders, DateTimeOffset.UtcNow);
         await RunAsync(http, "contain 0.5C 0-5s", [LoadStage.Constant(0.5 * capacity, TimeSpan.FromSeconds(5))]); // the 5 s allowed: recorded
         var atFive = backlog.Latest;
-        var (after2, recoveryFloor) = await WithFloorAsync(http, "contain 0.5C 5-20s", 0.5 * capacity);
+        var (after2, recoveryFloor) = await WithFloorAsync(http, floorReplicas.Next, "contain 0.5C 5-20s", 0.5 * capacity);
         drill.Record($"  contain 3C's orders still unsettled: {backlog.First} at its end, {atFive} at 5 s; {backlog.Describe()}");
         drill.Record($"  contain 0.5C 5-20s:{after2.SlowestLine}");
 
@@ -179,10 +183,12 @@ public sealed class OverloadDrillTests(SystemFixture system, ITestOutputHelper o
     }
 
     /// <summary>A judged placement window (15 s at <paramref name="rps"/>) with the floor probed beside it: POST /alive at
-    /// a light rate on the same replicas.</summary>
-    private async Task<(LoadReport Placements, LoadReport Floor)> WithFloorAsync(Func<HttpClient> http, string name, double rps)
+    /// a light rate on the same replicas, through clients of its own (<paramref name="floorHttp"/>), so it does not
+    /// change how the placements alternate over the replicas.</summary>
+    private async Task<(LoadReport Placements, LoadReport Floor)> WithFloorAsync(
+        Func<HttpClient> http, Func<HttpClient> floorHttp, string name, double rps)
     {
-        var floorTraffic = new OrderTraffic(http, OrderTraffic.DrillSkus);
+        var floorTraffic = new OrderTraffic(floorHttp, OrderTraffic.DrillSkus);
         var floorProbe = OpenLoopLoad.RunAsync($"  floor beside {name}", new LoadOptions([LoadStage.Constant(FloorProbeRps, Judged)], Slo),
             floorTraffic.FloorAsync, Ct);
         var placements = await RunAsync(http, name, [LoadStage.Constant(rps, Judged)]);
