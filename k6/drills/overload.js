@@ -39,8 +39,9 @@
 // Goodput is a count over the 45 s steady window (a Counter's rate divides by the whole run): ≥ 0.9 × C × 45 orders
 // placed (201) within the SLO — see placed_goodput below; C counts 201s too. C_RPS is measured before the drill (STEP=
 // capacity); the .NET drill also holds C again in contain right before its 3 × C and judges against the lower of the
-// two, as a 2-core host's speed drifts 2 × within a run — on a steadier host, measure C again if the run is long after. Not judged here: "queues within bounds" — Ordering's admission queue and the bounded
-// channel are read on the dashboard (and asserted by the .NET drill test).
+// two, as a 2-core host's speed drifts 2 × within a run — on a steadier host, measure C again if the run is long after.
+// Not judged here: "queues within bounds" — Ordering's admission queue and the bounded channel are read on the
+// dashboard (and asserted by the .NET drill test).
 // Environment: C_RPS=40, SETTLE_SECONDS=30, ORDER_P99_BASELINE_MS=300 (calibration: the baseline phase's order_latency p99 on this
 // machine; "back to baseline" allows 1.5 × it), OVERLOAD_PREALLOCATED_VUS (default 12 × C, see below),
 // STEP=drill|capacity, CAPACITY_FROM=10, CAPACITY_TO=100, CAPACITY_STEP=10, CAPACITY_LEVEL_SECONDS=15, plus the
