@@ -9,7 +9,9 @@
 //       shed at once with 503 + Retry-After; a request that waited longer than MaxQueueWait is dropped (503) when it
 //       finally gets its permit — its caller has given up, doing its work would only be wasted;
 //     * per client (X-Client-Id, else the remote address) a token bucket: above it, 429 + Retry-After;
-//     * reads (GET /api/orders/{id}) have their own partition, so a write backlog can never take their permits.
+//     * reads (GET /api/orders/{id}) have their own partition, so a write backlog can never take their permits;
+//     * overload contain: while the door is refusing, a placement is also shed when the work already admitted is behind
+//       (FollowUpBacklog.cs): the pipeline's pace, not only the synchronous part's, sets what is admitted.
 // Doc: docs/failure-modes/overload.md, docs/failure-modes/timeouts-cascade.md
 using System.Globalization;
 using System.Threading.RateLimiting;
@@ -32,6 +34,7 @@ public static class AdmissionControl
     public static IServiceCollection AddAdmission(this IServiceCollection services)
     {
         services.AddValidatedOptions<AdmissionOptions>(AdmissionOptions.SectionName);
+        services.AddSingleton<FollowUpBacklog>();
         services.AddRateLimiter(_ => { });
         services.AddOptions<RateLimiterOptions>().Configure<IOptions<AdmissionOptions>, FailureModeToggles>((limiter, admission, toggles) =>
         {
@@ -89,19 +92,31 @@ public static class AdmissionControl
             var metrics = services.GetRequiredService<OrderingMetrics>();
             var waited = http.Items[ArrivalKey] is long arrival ? TimeProvider.System.GetElapsedTime(arrival) : TimeSpan.Zero;
             metrics.AdmissionQueued(waited);
-            var maxWait = services.GetRequiredService<IOptions<AdmissionOptions>>().Value.MaxQueueWait;
-            if (waited > maxWait && !Unlimited(services.GetRequiredService<FailureModeToggles>().Current))
+            var (limits, modes) = (services.GetRequiredService<IOptions<AdmissionOptions>>().Value, services.GetRequiredService<FailureModeToggles>().Current);
+            if (waited > limits.MaxQueueWait && !Unlimited(modes))
             {
                 metrics.AdmissionDroppedStale();
                 return Shed(http, "Waited too long for admission",
-                    $"Queued {waited.TotalMilliseconds:0} ms (> {maxWait.TotalMilliseconds:0} ms): the caller has likely given up; nothing was done.",
+                    $"Queued {waited.TotalMilliseconds:0} ms (> {limits.MaxQueueWait.TotalMilliseconds:0} ms): the caller has likely given up; nothing was done.",
                     StatusCodes.Status503ServiceUnavailable, 1);
+            }
+            var backlog = services.GetRequiredService<FollowUpBacklog>();
+            if (Owes(modes) && backlog.IsBehind())
+            {
+                metrics.AdmissionFollowUpShed();
+                return Shed(http, "Orders already taken are behind",
+                    $"The oldest order still waiting for its reservation or capture is {backlog.Lag.TotalMilliseconds:0} ms old " +
+                    $"(> {limits.MaxFollowUpLag.TotalMilliseconds:0} ms) while the door is refusing: nothing was done.",
+                    StatusCodes.Status503ServiceUnavailable, limits.RetryAfterSeconds);
             }
             using var inFlight = metrics.WriteStarted();
             return await next(invocation);
         }));
         return endpoint;
     }
+
+    /// <summary>True when overload contains: the door also counts the follow-up work it admitted (FollowUpBacklog.cs).</summary>
+    private static bool Owes(FailureModeSnapshot modes) => modes["overload"].State == FailureModeState.Contain;
 
     public static TBuilder RequireReadAdmission<TBuilder>(this TBuilder endpoint) where TBuilder : IEndpointConventionBuilder =>
         endpoint.RequireRateLimiting(OrdersReadPolicy);
@@ -123,7 +138,11 @@ public static class AdmissionControl
             : Shed(http, "Too many requests in flight", $"Admission control shed this request; retry after {retryAfterSeconds} s.",
                 StatusCodes.Status503ServiceUnavailable, retryAfterSeconds);
         if (http.Response.StatusCode == StatusCodes.Status429TooManyRequests) metrics.AdmissionRateLimited();
-        else metrics.AdmissionRejected();
+        else
+        {
+            metrics.AdmissionRejected();
+            http.RequestServices.GetRequiredService<FollowUpBacklog>().DoorRefused();
+        }
         await result.ExecuteAsync(http);
         // The door's own time for a refusal: arrival to answer written, no client or network in it — where the catalogue's
         // "rejections p99 ≤ 20 ms" belongs once the load generator runs elsewhere (reliableshop.ordering.admission.shed_time).

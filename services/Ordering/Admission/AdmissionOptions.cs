@@ -29,6 +29,12 @@ public sealed class AdmissionOptions
     [Range(typeof(TimeSpan), "00:00:00.010", "00:01:00")]
     public TimeSpan MaxQueueWait { get; set; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>overload contain: while the door is refusing, placements are shed too once the oldest order still owed its
+    /// reservation or capture is older than this (FollowUpBacklog.cs). At C the pipeline settles an order in well under
+    /// this; a backlog that an overload leaves behind drains in about this long.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.100", "00:10:00")]
+    public TimeSpan MaxFollowUpLag { get; set; } = TimeSpan.FromSeconds(1);
+
     /// <summary>Reads (GET /api/orders/{id}) running at once: their own partition, never taken by writes.</summary>
     [Range(1, 10_000)]
     public int ReadPermitLimit { get; set; } = 64;

@@ -58,6 +58,12 @@ public static class OrderingSchema
         CREATE INDEX IF NOT EXISTS orders_payment_pending ON orders (id) WHERE status = 'PaymentPending';
         """;
 
+    // overload contain reads the oldest order still owed its reservation or capture (Admission/FollowUpBacklog.cs) five
+    // times a second per replica while the door is refusing: a partial index keeps that to the backlog, not the table.
+    public const string FollowUpIndexSql = """
+        CREATE INDEX IF NOT EXISTS orders_follow_up ON orders (created_at) WHERE status IN ('Placed', 'Reserved');
+        """;
+
     // Issue 5 (scaling-plateau, load-only-bugs). cart_id is deliberately NOT unique on orders: the naive one-order-per-cart
     // check (SELECT, then INSERT) must be able to write its duplicates; the control's guarantee is cart_claims' primary
     // key. Order numbers: a sequence (contain/off — no row lock) and the hot counter row the naive path locks.
@@ -89,5 +95,6 @@ public static class OrderingSchema
             SessionTimeouts.Migration("0021_session_timeouts"),
             new SchemaMigration("0040_job_drill_executions", JobQueueDrill.DrillJob.Sql),
             new SchemaMigration("0041_order_confirmations", Fulfilment.OrderConfirmations.Sql),
-            new SchemaMigration("0042_payment_pending_index", PaymentPendingIndexSql));
+            new SchemaMigration("0042_payment_pending_index", PaymentPendingIndexSql),
+            new SchemaMigration("0043_follow_up_index", FollowUpIndexSql));
 }

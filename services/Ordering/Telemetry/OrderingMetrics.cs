@@ -26,7 +26,7 @@ public sealed class OrderingMetrics
     private readonly Counter<long> _orders;
     private long _admissionRejectedTotal;
     private long _paymentPendingTotal, _paymentPendingRefusedTotal;
-    private long _rateLimitedTotal, _droppedStaleTotal, _queueWaitMaxTicks, _shedsOver20MsTotal, _shedMaxTicks;
+    private long _rateLimitedTotal, _droppedStaleTotal, _followUpShedTotal, _queueWaitMaxTicks, _shedsOver20MsTotal, _shedMaxTicks;
     private readonly InFlightCounter _writes = new();
     private readonly Histogram<double> _queueWait;
     private readonly Histogram<double> _shedTime;
@@ -130,6 +130,9 @@ public sealed class OrderingMetrics
 
     public void AdmissionDroppedStale() => Interlocked.Increment(ref _droppedStaleTotal);
 
+    /// <summary>overload contain: a placement shed because the orders already taken were behind (FollowUpBacklog.cs).</summary>
+    public void AdmissionFollowUpShed() => Interlocked.Increment(ref _followUpShedTotal);
+
     /// <summary>A refusal at the door (429 or 503) answered <paramref name="took"/> after the request reached the door.</summary>
     public void AdmissionShed(TimeSpan took)
     {
@@ -159,7 +162,7 @@ public sealed class OrderingMetrics
         Interlocked.Read(ref _admissionRejectedTotal), Interlocked.Read(ref _paymentPendingTotal),
         Interlocked.Read(ref _paymentPendingRefusedTotal),
         new AdmissionStats(Interlocked.Read(ref _rateLimitedTotal), Interlocked.Read(ref _droppedStaleTotal),
-            _writes.Current, _writes.Peak,
+            Interlocked.Read(ref _followUpShedTotal), _writes.Current, _writes.Peak,
             TimeSpan.FromTicks(Interlocked.Read(ref _queueWaitMaxTicks)).TotalMilliseconds,
             Interlocked.Read(ref _shedsOver20MsTotal), TimeSpan.FromTicks(Interlocked.Read(ref _shedMaxTicks)).TotalMilliseconds));
 
@@ -171,6 +174,7 @@ public sealed class OrderingMetrics
         Interlocked.Exchange(ref _paymentPendingRefusedTotal, 0);
         Interlocked.Exchange(ref _rateLimitedTotal, 0);
         Interlocked.Exchange(ref _droppedStaleTotal, 0);
+        Interlocked.Exchange(ref _followUpShedTotal, 0);
         _writes.ResetPeak();
         Interlocked.Exchange(ref _queueWaitMaxTicks, 0);
         Interlocked.Exchange(ref _shedsOver20MsTotal, 0);
@@ -220,9 +224,10 @@ public sealed record OrderingStats(IReadOnlyDictionary<string, DependencyStats> 
     long PaymentPendingRefused,
     AdmissionStats Admission);
 
+/// <param name="FollowUpShed">overload contain: placements shed because the orders already taken were behind.</param>
 /// <param name="WritesInFlightMax">Highest number of placements running at once since the last reset.</param>
 /// <param name="ShedsOver20Ms">Refusals at the door (429/503) that took longer than <see cref="OrderingMetrics.ShedBound"/>
 /// server-side; ÷ the refusals, the share above the catalogue's 20 ms.</param>
 /// <param name="ShedMaxMs">The slowest refusal at the door, server-side.</param>
-public sealed record AdmissionStats(long RateLimited, long DroppedStale, long WritesInFlight, long WritesInFlightMax, double QueueWaitMaxMs,
+public sealed record AdmissionStats(long RateLimited, long DroppedStale, long FollowUpShed, long WritesInFlight, long WritesInFlightMax, double QueueWaitMaxMs,
     long ShedsOver20Ms, double ShedMaxMs);

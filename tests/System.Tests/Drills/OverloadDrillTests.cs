@@ -3,7 +3,9 @@
 // backpressure at the dependency clients — every request is admitted, every call queues and retries at once, latency
 // passes the SLO and goodput collapses while the system stays busy. contain: the concurrency limiter at the door,
 // sized below the narrowest dependency bulkhead, sheds the excess at once (503 + Retry-After) before any work, stale
-// queued requests are dropped, so what is admitted is served within the SLO: goodput stays near C (held again in contain
+// queued requests are dropped, and while it refuses the door also sheds when the orders already taken are behind on
+// their reservation or capture (FollowUpBacklog.cs: without it 3 × C left 6 s of captures that slowed the recovery
+// window), so what is admitted is served within the SLO and settled soon after: goodput stays near C (held again in contain
 // in the same minute; judged against the lower of the two, not below 3/4 of C: the host's speed drifts within a run).
 // Afterwards, at 0.5 × C, latency is back within 5 s to what 0.5 × C read just before the overload (plus what the host
 // added between the two windows, read from a no-work probe beside both). Criteria: failure-modes.md § 4.
@@ -116,7 +118,8 @@ public sealed class OverloadDrillTests(SystemFixture system, ITestOutputHelper o
         var admission = await drill.StatsAsync("ordering", Ct);
         var inFlightMax = admission.Max(s => Drill.Read(s, "ordering.admission.writesInFlightMax"));
         drill.Record($"  contain: in-flight writes peaked at {inFlightMax} " +
-            $"per replica; stale queued requests dropped {admission.Sum(s => Drill.Read(s, "ordering.admission.droppedStale"))}");
+            $"per replica; stale queued requests dropped {admission.Sum(s => Drill.Read(s, "ordering.admission.droppedStale"))}; " +
+            $"shed while the orders already taken were behind {admission.Sum(s => Drill.Read(s, "ordering.admission.followUpShed"))}");
         // The door's own time for each refusal (arrival at the door → answer written), counted by Ordering.
         var shedAtDoor = admission.Sum(s => Drill.Read(s, "ordering.admissionRejected") + Drill.Read(s, "ordering.admission.rateLimited"));
         var shedOver20Ms = admission.Sum(s => Drill.Read(s, "ordering.admission.shedsOver20Ms"));

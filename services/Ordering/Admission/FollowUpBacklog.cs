@@ -1,0 +1,83 @@
+// overload — contain: the door also counts the work it admitted and still owes. A placement answers 201 once the
+// order is written; its reservation (Inventory, through the outbox and the broker) and its capture (a job, then
+// Payment) run afterwards, on the same cores, pools and dependencies as the next placements. The permits bound only the
+// synchronous part, so at 3 × C the door admitted 1.3–1.85 × C while the follow-up work went at its own pace: 250–466
+// orders were still unsettled when the overload ended, and for 7–12 s afterwards their drain slowed the placements
+// that came next (failure-modes.md § 4 wants 0.5 × C back to baseline within 5 s).
+//
+//   NAIVE (the door alone, as before): admits whatever the synchronous path can answer; the follow-up backlog is
+//     unbounded and outlives the overload.
+//   CONTAIN: while the door is already refusing (it shed a placement within the last PressureWindow) AND the oldest
+//     order still waiting for its follow-up is older than Admission:MaxFollowUpLag, admitted placements are shed too
+//     (503 + Retry-After, before any work). Guarantee: under overload, what the door admits is paced by what the whole
+//     pipeline completes, so the backlog an overload leaves is about MaxFollowUpLag of work, not tens of seconds of it.
+//     Below capacity the door never refuses and this never sheds: a backlog with no overload at the door — a consumer
+//     paused by a deploy, a broker outage behind the outbox — is drained behind the live traffic, not turned into 503s
+//     (the overload-backlog drill and the outbox's promise that orders are taken while the broker is down).
+// Doc: docs/failure-modes/overload.md ("What the door still owes")
+using Microsoft.Extensions.Options;
+using Npgsql;
+
+namespace ReliableShop.Ordering.Admission;
+
+public sealed class FollowUpBacklog(NpgsqlDataSource db, IOptions<AdmissionOptions> options, TimeProvider time,
+    ILogger<FollowUpBacklog> logger)
+{
+    // Orders whose reservation or capture is still to come, through the partial index orders_follow_up
+    // (OrderingSchema.FollowUpIndexSql). Only the last minute's: an order stuck for good (a lost event the outbox drill
+    // leaves until it is repaired) is an invariant's business, not a reason to shed every placement from then on.
+    private const string OldestSql = "SELECT min(created_at) FROM orders WHERE status IN ('Placed', 'Reserved') AND created_at > $1";
+    private static readonly TimeSpan Horizon = TimeSpan.FromMinutes(1);
+
+    /// <summary>How long after the door's last refusal it counts as refusing: the overload is still on.</summary>
+    public static readonly TimeSpan PressureWindow = TimeSpan.FromSeconds(1);
+
+    /// <summary>The oldest follow-up is re-read at most this often, off the request path; a reading older than two
+    /// intervals is not trusted (the first placements of a new overload do not shed on the last one's backlog).</summary>
+    public static readonly TimeSpan RefreshInterval = TimeSpan.FromMilliseconds(200);
+
+    private int refreshing;
+    private long pressureUntil, readAt, lagTicks; // timestamps; readAt 0: never read
+
+    /// <summary>The door refused a placement (its permits were all taken): the system is over capacity now.</summary>
+    public void DoorRefused() => Volatile.Write(ref pressureUntil, time.GetTimestamp() + ToTimestamp(PressureWindow));
+
+    /// <summary>The age of the oldest order still owed its follow-up, as last read (zero when none).</summary>
+    public TimeSpan Lag => TimeSpan.FromTicks(Volatile.Read(ref lagTicks));
+
+    /// <summary>True when this placement must be shed: the door is refusing and the follow-up work is behind. Never
+    /// waits: a due reading is started in the background and this placement is decided on the last one.</summary>
+    public bool IsBehind()
+    {
+        var now = time.GetTimestamp();
+        if (now >= Volatile.Read(ref pressureUntil)) return false;
+        var age = now - Volatile.Read(ref readAt);
+        if (age >= ToTimestamp(RefreshInterval) && Interlocked.CompareExchange(ref refreshing, 1, 0) == 0) _ = RefreshAsync();
+        return age < 2 * ToTimestamp(RefreshInterval) && Lag > options.Value.MaxFollowUpLag;
+    }
+
+    private async Task RefreshAsync()
+    {
+        try
+        {
+            var now = time.GetUtcNow();
+            await using var command = db.CreateCommand(OldestSql);
+            command.Parameters.Add(new() { Value = now - Horizon });
+            var oldest = await command.ExecuteScalarAsync();
+            var lag = oldest is DateTime created ? now - new DateTimeOffset(created, TimeSpan.Zero) : TimeSpan.Zero;
+            Volatile.Write(ref lagTicks, Math.Max(0, lag.Ticks));
+            Volatile.Write(ref readAt, time.GetTimestamp());
+        }
+        catch (Exception e) when (e is NpgsqlException or TimeoutException or InvalidOperationException)
+        {
+            // No reading: after two intervals the gate stops shedding on the old one; the door's permits still hold.
+            logger.LogWarning(e, "Reading the follow-up backlog failed; the door decides without it");
+        }
+        finally
+        {
+            Volatile.Write(ref refreshing, 0);
+        }
+    }
+
+    private long ToTimestamp(TimeSpan span) => (long)(span.TotalSeconds * time.TimestampFrequency);
+}
