@@ -24,8 +24,8 @@ public sealed class FollowUpBacklog(NpgsqlDataSource db, IOptions<AdmissionOptio
     ILogger<FollowUpBacklog> logger)
 {
     // Orders whose reservation or capture is still to come, through the partial index orders_follow_up
-    // (OrderingSchema.FollowUpIndexSql). Only the last minute's: an order stuck for good (a lost event the outbox drill
-    // leaves until it is repaired) is an invariant's business, not a reason to shed every placement from then on.
+    // (OrderingSchema.FollowUpIndexSql). Only the last minute's: an order stuck for good (its event lost, until it is
+    // repaired) is the invariants' business, not a reason to shed every placement from then on.
     private const string OldestSql = "SELECT min(created_at) FROM orders WHERE status IN ('Placed', 'Reserved') AND created_at > $1";
     private static readonly TimeSpan Horizon = TimeSpan.FromMinutes(1);
 
