@@ -101,7 +101,7 @@ public static class AdmissionControl
                     StatusCodes.Status503ServiceUnavailable, 1);
             }
             var backlog = services.GetRequiredService<FollowUpBacklog>();
-            if (Owes(modes) && backlog.IsBehind())
+            if (CountsFollowUp(modes) && backlog.IsBehind())
             {
                 metrics.AdmissionFollowUpShed();
                 return Shed(http, "Orders already taken are behind",
@@ -116,7 +116,7 @@ public static class AdmissionControl
     }
 
     /// <summary>True when overload contains: the door also counts the follow-up work it admitted (FollowUpBacklog.cs).</summary>
-    private static bool Owes(FailureModeSnapshot modes) => modes["overload"].State == FailureModeState.Contain;
+    private static bool CountsFollowUp(FailureModeSnapshot modes) => modes["overload"].State == FailureModeState.Contain;
 
     public static TBuilder RequireReadAdmission<TBuilder>(this TBuilder endpoint) where TBuilder : IEndpointConventionBuilder =>
         endpoint.RequireRateLimiting(OrdersReadPolicy);

@@ -5,9 +5,9 @@
 // orders were still unsettled when the overload ended, and for 7–12 s afterwards their drain slowed the placements
 // that came next (failure-modes.md § 4 wants 0.5 × C back to baseline within 5 s).
 //
-//   NAIVE (the door alone, as before): admits whatever the synchronous path can answer; the follow-up backlog is
-//     unbounded and outlives the overload.
-//   CONTAIN: while the door is already refusing (it shed a placement within the last PressureWindow) AND the oldest
+//   off (the door alone) and reproduce (no door at all, AdmissionControl.Unlimited): what the synchronous path can answer
+//     is admitted; the follow-up backlog is unbounded and outlives the overload.
+//   contain: while the door is already refusing (it shed a placement within the last PressureWindow) AND the oldest
 //     order still waiting for its follow-up is older than Admission:MaxFollowUpLag, admitted placements are shed too
 //     (503 + Retry-After, before any work). Guarantee: under overload, what the door admits is paced by what the whole
 //     pipeline completes, so the backlog an overload leaves is about MaxFollowUpLag of work, not tens of seconds of it.

@@ -23,6 +23,7 @@ public sealed class OrderingMetrics
     private readonly Counter<long> _failed;
     private readonly Counter<long> _breakerTransitions;
     private readonly Counter<long> _admissionRejected;
+    private readonly Counter<long> _followUpShed;
     private readonly Counter<long> _orders;
     private long _admissionRejectedTotal;
     private long _paymentPendingTotal, _paymentPendingRefusedTotal;
@@ -47,6 +48,8 @@ public sealed class OrderingMetrics
         _fallbacksRefused = meter.CreateCounter<long>("reliableshop.ordering.payment_pending.refused", "{order}", "Placements shed (503) because the PaymentPending backlog was full.");
         _breakerTransitions = meter.CreateCounter<long>("reliableshop.ordering.breaker.transitions", "{transition}", "Circuit breaker state changes.");
         _admissionRejected = meter.CreateCounter<long>("reliableshop.ordering.admission.rejected", "{request}", "POST /api/orders shed by admission control (503).");
+        _followUpShed = meter.CreateCounter<long>("reliableshop.ordering.admission.follow_up_shed", "{request}",
+            "POST /api/orders shed (503) in overload contain because the orders already taken were behind on their reservation or capture.");
         _orders = meter.CreateCounter<long>("reliableshop.ordering.orders", "{order}", "Order requests answered, by outcome (placed, replayed).");
         _queueWait = meter.CreateHistogram<double>("reliableshop.ordering.admission.queue_time", "s", "Time a POST /api/orders waited at the door for its permit.");
         _shedTime = meter.CreateHistogram<double>("reliableshop.ordering.admission.shed_time", "s",
@@ -131,7 +134,11 @@ public sealed class OrderingMetrics
     public void AdmissionDroppedStale() => Interlocked.Increment(ref _droppedStaleTotal);
 
     /// <summary>overload contain: a placement shed because the orders already taken were behind (FollowUpBacklog.cs).</summary>
-    public void AdmissionFollowUpShed() => Interlocked.Increment(ref _followUpShedTotal);
+    public void AdmissionFollowUpShed()
+    {
+        Interlocked.Increment(ref _followUpShedTotal);
+        _followUpShed.Add(1);
+    }
 
     /// <summary>A refusal at the door (429 or 503) answered <paramref name="took"/> after the request reached the door.</summary>
     public void AdmissionShed(TimeSpan took)
