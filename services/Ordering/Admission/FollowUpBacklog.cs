@@ -7,7 +7,7 @@
 //
 //   off (the door alone) and reproduce (no door at all, AdmissionControl.Unlimited): what the synchronous path can answer
 //     is admitted; the follow-up backlog is unbounded and outlives the overload.
-//   contain: while the door is already refusing (it shed a placement within the last PressureWindow) AND the oldest
+//   contain: while the door is already refusing (it shed PressureRefusals placements within a PressureWindow) AND the oldest
 //     order still waiting for its follow-up is older than Admission:MaxFollowUpLag, admitted placements are shed too
 //     (503 + Retry-After, before any work). Guarantee: under overload, what the door admits is paced by what the whole
 //     pipeline completes, so the backlog an overload leaves is about MaxFollowUpLag of work, not tens of seconds of it.
@@ -29,18 +29,39 @@ public sealed class FollowUpBacklog(NpgsqlDataSource db, IOptions<AdmissionOptio
     private const string OldestSql = "SELECT min(created_at) FROM orders WHERE status IN ('Placed', 'Reserved') AND created_at > $1";
     private static readonly TimeSpan Horizon = TimeSpan.FromMinutes(1);
 
-    /// <summary>How long after the door's last refusal it counts as refusing: the overload is still on.</summary>
+    /// <summary>The door counts as refusing — the overload is on — for this long after it refused
+    /// <see cref="PressureRefusals"/> placements within this long. One refusal is not an overload: a CI rehearsal
+    /// (2026-12-07, 19:23 UTC) saw 8 in the backlog drill's 10 s drain on a slow host, and a gate opened by each of them
+    /// shed 27 placements that a drain below capacity should have served.</summary>
     public static readonly TimeSpan PressureWindow = TimeSpan.FromSeconds(1);
+
+    /// <summary>Refusals within <see cref="PressureWindow"/> that make an overload: the door's permits (10 per replica)
+    /// refused once more each. At 3 × C the door refused 17–35 a second per replica.</summary>
+    public const int PressureRefusals = 10;
 
     /// <summary>The oldest follow-up is re-read at most this often, off the request path; a reading older than two
     /// intervals is not trusted (the first placements of a new overload do not shed on the last one's backlog).</summary>
     public static readonly TimeSpan RefreshInterval = TimeSpan.FromMilliseconds(200);
 
-    private int refreshing;
+    private readonly Lock refusing = new();
+    private readonly long[] lastRefusals = new long[PressureRefusals]; // a ring of the last refusals' timestamps
+    private int nextRefusal, refreshing;
     private long pressureUntil, readAt, lagTicks; // timestamps; readAt 0: never read
 
-    /// <summary>The door refused a placement (its permits were all taken): the system is over capacity now.</summary>
-    public void DoorRefused() => Volatile.Write(ref pressureUntil, time.GetTimestamp() + ToTimestamp(PressureWindow));
+    /// <summary>The door refused a placement (its permits were all taken). The <see cref="PressureRefusals"/>-th within
+    /// <see cref="PressureWindow"/> puts the door under pressure for the next PressureWindow.</summary>
+    public void DoorRefused()
+    {
+        var now = time.GetTimestamp();
+        lock (refusing)
+        {
+            lastRefusals[nextRefusal] = now;
+            nextRefusal = (nextRefusal + 1) % PressureRefusals;
+            var oldest = lastRefusals[nextRefusal]; // the first of the last PressureRefusals, this one included (0: fewer so far)
+            if (oldest == 0 || now - oldest > ToTimestamp(PressureWindow)) return;
+        }
+        Volatile.Write(ref pressureUntil, now + ToTimestamp(PressureWindow));
+    }
 
     /// <summary>The age of the oldest order still owed its follow-up, as last read (zero when none).</summary>
     public TimeSpan Lag => TimeSpan.FromTicks(Volatile.Read(ref lagTicks));
