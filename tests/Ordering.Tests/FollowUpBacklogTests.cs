@@ -76,16 +76,7 @@ public sealed class FollowUpBacklogTests : IAsyncLifetime
     {
         // A backlog alone — a consumer paused by a deploy, a broker outage behind the outbox — is no reason to shed: only
         // a door that is refusing is.
-        await InsertOrderAsync("Placed", time.GetUtcNow());
-        time.Advance(TimeSpan.FromSeconds(5));
-        DoorRefusing();
-        await WaitForAsync(true, "the 5 s old order while the door refuses");
-
-        // A fresh reading just before the window ends (so the decision below is not just a reading too old to trust).
-        var beforeEnd = FollowUpBacklog.PressureWindow - FollowUpBacklog.RefreshInterval;
-        time.Advance(beforeEnd);
-        await Eventually.WaitAsync(() => Task.FromResult((Behind: backlog.IsBehind(), backlog.Lag)),
-            read => read.Lag == TimeSpan.FromSeconds(5) + beforeEnd, TimeSpan.FromSeconds(10), "re-read 0.8 s later");
+        await BehindUnderPressureThenReadAgainJustBeforeItEndsAsync();
         Assert.True(backlog.IsBehind());
 
         time.Advance(FollowUpBacklog.RefreshInterval); // the window ends; the reading is 0.2 s old, 5.8 s behind
@@ -97,14 +88,7 @@ public sealed class FollowUpBacklogTests : IAsyncLifetime
     {
         // A backlog drained below capacity on a slow host: a few refusals at the door (8 in a CI rehearsal's 10 s drain) are
         // not an overload, and must not open the gate for a second.
-        await InsertOrderAsync("Placed", time.GetUtcNow());
-        time.Advance(TimeSpan.FromSeconds(5));
-        DoorRefusing();
-        await WaitForAsync(true, "the 5 s old order while the door refuses");
-        var beforeEnd = FollowUpBacklog.PressureWindow - FollowUpBacklog.RefreshInterval;
-        time.Advance(beforeEnd);
-        await Eventually.WaitAsync(() => Task.FromResult((Behind: backlog.IsBehind(), backlog.Lag)),
-            read => read.Lag == TimeSpan.FromSeconds(5) + beforeEnd, TimeSpan.FromSeconds(10), "re-read 0.8 s later");
+        await BehindUnderPressureThenReadAgainJustBeforeItEndsAsync();
         time.Advance(FollowUpBacklog.RefreshInterval + TimeSpan.FromMilliseconds(100)); // the pressure is over; the reading is 0.3 s old
 
         for (var i = 1; i < FollowUpBacklog.PressureRefusals; i++) backlog.DoorRefused();
@@ -143,6 +127,20 @@ public sealed class FollowUpBacklogTests : IAsyncLifetime
         time.Advance(2 * FollowUpBacklog.RefreshInterval);
         DoorRefusing();
         Assert.False(backlog.IsBehind());
+    }
+
+    /// <summary>A 5 s old Placed order read while the door refuses; then, 0.2 s before the pressure window ends, a fresh
+    /// reading (5.8 s behind), so what is decided after the window is not just a reading too old to trust.</summary>
+    private async Task BehindUnderPressureThenReadAgainJustBeforeItEndsAsync()
+    {
+        await InsertOrderAsync("Placed", time.GetUtcNow());
+        time.Advance(TimeSpan.FromSeconds(5));
+        DoorRefusing();
+        await WaitForAsync(true, "the 5 s old order while the door refuses");
+        var beforeEnd = FollowUpBacklog.PressureWindow - FollowUpBacklog.RefreshInterval;
+        time.Advance(beforeEnd);
+        await Eventually.WaitAsync(() => Task.FromResult((Behind: backlog.IsBehind(), backlog.Lag)),
+            read => read.Lag == TimeSpan.FromSeconds(5) + beforeEnd, TimeSpan.FromSeconds(10), "re-read 0.8 s later");
     }
 
     /// <summary>An overload at the door: PressureRefusals refusals at once.</summary>
