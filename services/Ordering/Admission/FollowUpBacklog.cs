@@ -36,7 +36,7 @@ public sealed class FollowUpBacklog(NpgsqlDataSource db, IOptions<AdmissionOptio
     public static readonly TimeSpan PressureWindow = TimeSpan.FromSeconds(1);
 
     /// <summary>Refusals within <see cref="PressureWindow"/> that make an overload: the door's permits (10 per replica)
-    /// refused once more each. At 3 × C the door refused 17–35 a second per replica.</summary>
+    /// refused once more each. Over 3 × C's 15 s the door refused 273–695 in the runs of 2026-12-07 evening: 9–23 a second per replica.</summary>
     public const int PressureRefusals = 10;
 
     /// <summary>The oldest follow-up is re-read at most this often, off the request path; a reading older than two
