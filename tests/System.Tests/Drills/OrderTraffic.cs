@@ -148,15 +148,20 @@ public static class OrderingAdmission
     public const string InFlightTitle = "Too many requests in flight";
     public const string StaleTitle = "Waited too long for admission";
 
-    private static readonly Lazy<(int Permits, int Queue)> Limits = new(() =>
+    private static readonly Lazy<(int Permits, int Queue, TimeSpan MaxFollowUpLag)> Limits = new(() =>
     {
         var path = Path.Combine(Servers.RepositoryRoot(), "services", "Ordering", "appsettings.json");
         using var settings = System.Text.Json.JsonDocument.Parse(File.ReadAllText(path),
             new System.Text.Json.JsonDocumentOptions { CommentHandling = System.Text.Json.JsonCommentHandling.Skip, AllowTrailingCommas = true });
         var admission = settings.RootElement.GetProperty("Admission");
-        return (admission.GetProperty("PermitLimit").GetInt32(), admission.GetProperty("QueueLimit").GetInt32());
+        return (admission.GetProperty("PermitLimit").GetInt32(), admission.GetProperty("QueueLimit").GetInt32(),
+            TimeSpan.Parse(admission.GetProperty("MaxFollowUpLag").GetString()!, System.Globalization.CultureInfo.InvariantCulture));
     });
 
     /// <summary>Placements one replica admits at once, running or queued (Admission:PermitLimit + QueueLimit).</summary>
     public static int WritesBound => Limits.Value.Permits + Limits.Value.Queue;
+
+    /// <summary>How far the follow-up work (reservation, capture) may fall behind before overload contain's door sheds
+    /// (Admission:MaxFollowUpLag, FollowUpBacklog.cs).</summary>
+    public static TimeSpan MaxFollowUpLag => Limits.Value.MaxFollowUpLag;
 }

@@ -68,12 +68,21 @@ public sealed class OverloadDrillTests(SystemFixture system, ITestOutputHelper o
         // borrows from work that lands later — captures run as jobs behind the placements, and Payment's 10 slots of
         // 100 ms (100 charges/s) carry an authorize and a capture per order. A CI rehearsal (2026-12-07, 00:00 UTC) passed
         // a 5 s step at 50/s, then contain sustained 44.5/s (0.89 × C). Held rates step down by 5/s, at most twice.
+        // And a held rate is a capacity only if the system also FINISHES what it answered: at its end, the oldest of its
+        // orders still owed a reservation or a capture is within Admission:MaxFollowUpLag — the bound at which contain's
+        // door starts shedding (FollowUpBacklog.cs). Placements alone answered 50/s in the CI run of fa8ce6d (2026-12-07
+        // evening), at Payment's own limit (50 orders/s: two charges each), while the captures fell behind; 3 × C then
+        // served what the whole pipeline completes, 35.1/s, and failed as 0.70 × a C that only the 201s had met.
         await SettleAsync("the capacity steps");
         for (var tries = 0; ; tries++)
         {
+            var holdStarted = DateTimeOffset.UtcNow;
             var held = await RunAsync(http, $"capacity hold {capacity}/s", [LoadStage.Constant(capacity, Judged)]);
+            var behind = await FollowUpLagAsync(holdStarted);
+            drill.Record($"  capacity hold {capacity}/s: its oldest order still owed its follow-up at its end: {behind.TotalSeconds:0.00} s " +
+                $"(a capacity keeps it within {OrderingAdmission.MaxFollowUpLag.TotalSeconds:0.0} s)");
             await SettleAsync($"the {capacity}/s hold");
-            if (MeetsSlo(held) || tries == 2 || capacity - 5 < CapacitySteps[0]) break;
+            if ((MeetsSlo(held) && behind <= OrderingAdmission.MaxFollowUpLag) || tries == 2 || capacity - 5 < CapacitySteps[0]) break;
             capacity -= 5;
         }
         drill.Record($"  measured capacity C = {capacity} orders/s");
@@ -251,6 +260,15 @@ public sealed class OverloadDrillTests(SystemFixture system, ITestOutputHelper o
             watching.Wait(TimeSpan.FromSeconds(5));
             stop.Dispose();
         }
+    }
+
+    /// <summary>The age of the oldest order placed since <paramref name="since"/> still owed its follow-up (payment
+    /// authorization, reservation or capture); zero when every one has settled.</summary>
+    private async Task<TimeSpan> FollowUpLagAsync(DateTimeOffset since)
+    {
+        const string sql = "SELECT coalesce(extract(epoch FROM clock_timestamp() - min(created_at)) * 1000, 0)::bigint FROM orders " +
+            "WHERE status IN ('PaymentPending', 'Placed', 'Reserved') AND created_at >= $1";
+        return TimeSpan.FromMilliseconds(await Invariants.ScalarAsync(system.Orders, sql, Ct, since));
     }
 
     private static bool MeetsSlo(LoadReport step) => step.P99Ms <= Slo.TotalMilliseconds && step.Succeeded >= 0.99 * step.Sent;
