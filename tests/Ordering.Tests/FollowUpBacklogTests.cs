@@ -30,9 +30,11 @@ public sealed class FollowUpBacklogTests : IAsyncLifetime
             await using var schema = db.CreateCommand(sql);
             await schema.ExecuteNonQueryAsync(Ct);
         }
-        backlog = new FollowUpBacklog(db, Options.Create(new AdmissionOptions { MaxFollowUpLag = MaxLag }), time,
-            NullLogger<FollowUpBacklog>.Instance);
+        backlog = NewBacklog(new AdmissionOptions().PermitLimit);
     }
+
+    private FollowUpBacklog NewBacklog(int permitLimit) => new(db,
+        Options.Create(new AdmissionOptions { MaxFollowUpLag = MaxLag, PermitLimit = permitLimit }), time, NullLogger<FollowUpBacklog>.Instance);
 
     public async ValueTask DisposeAsync()
     {
@@ -83,18 +85,22 @@ public sealed class FollowUpBacklogTests : IAsyncLifetime
         Assert.False(backlog.IsBehind());
     }
 
-    [Fact]
-    public async Task IsBehind_FewerRefusalsThanPressureRefusalsWithinTheWindow_AreNoOverload()
+    [Theory]
+    [InlineData(10)] // the default
+    [InlineData(3)]
+    public async Task IsBehind_FewerRefusalsThanTheDoorsPermitsWithinTheWindow_AreNoOverload(int permitLimit)
     {
         // A backlog drained below capacity on a slow host: a few refusals at the door (8 in a CI rehearsal's 10 s drain) are
-        // not an overload, and must not open the gate for a second.
+        // not an overload, and must not open the gate for a second. As many as the door has permits are.
+        backlog = NewBacklog(permitLimit);
+        Assert.Equal(permitLimit, backlog.PressureRefusals);
         await BehindUnderPressureThenReadAgainJustBeforeItEndsAsync();
         time.Advance(FollowUpBacklog.RefreshInterval + TimeSpan.FromMilliseconds(100)); // the pressure is over; the reading is 0.3 s old
 
-        for (var i = 1; i < FollowUpBacklog.PressureRefusals; i++) backlog.DoorRefused();
-        Assert.False(backlog.IsBehind()); // 9 within the window, the 10 before them 1.1 s ago: no overload
+        for (var i = 1; i < permitLimit; i++) backlog.DoorRefused();
+        Assert.False(backlog.IsBehind()); // one short of the permits within the window, the ones before them 1.1 s ago: no overload
 
-        backlog.DoorRefused(); // the 10th within the window
+        backlog.DoorRefused(); // as many as the permits within the window
         Assert.True(backlog.IsBehind());
     }
 
@@ -146,7 +152,7 @@ public sealed class FollowUpBacklogTests : IAsyncLifetime
     /// <summary>An overload at the door: PressureRefusals refusals at once.</summary>
     private void DoorRefusing()
     {
-        for (var i = 0; i < FollowUpBacklog.PressureRefusals; i++) backlog.DoorRefused();
+        for (var i = 0; i < backlog.PressureRefusals; i++) backlog.DoorRefused();
     }
 
     /// <summary>Polls <see cref="FollowUpBacklog.IsBehind"/> (each call may start the due reading) until it answers

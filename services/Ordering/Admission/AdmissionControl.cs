@@ -100,8 +100,7 @@ public static class AdmissionControl
                     $"Queued {waited.TotalMilliseconds:0} ms (> {limits.MaxQueueWait.TotalMilliseconds:0} ms): the caller has likely given up; nothing was done.",
                     StatusCodes.Status503ServiceUnavailable, 1);
             }
-            var backlog = services.GetRequiredService<FollowUpBacklog>();
-            if (CountsFollowUp(modes) && backlog.IsBehind())
+            if (CountsFollowUp(modes) && services.GetRequiredService<FollowUpBacklog>() is { } backlog && backlog.IsBehind())
             {
                 metrics.AdmissionFollowUpShed();
                 return Shed(http, "Orders already taken are behind",

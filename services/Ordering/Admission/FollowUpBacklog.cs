@@ -35,16 +35,17 @@ public sealed class FollowUpBacklog(NpgsqlDataSource db, IOptions<AdmissionOptio
     /// shed 27 placements that a drain below capacity should have served.</summary>
     public static readonly TimeSpan PressureWindow = TimeSpan.FromSeconds(1);
 
-    /// <summary>Refusals within <see cref="PressureWindow"/> that make an overload: the door's permits (10 per replica)
-    /// refused once more each. Over 3 × C's 15 s the door refused 273–695 in the runs of 2026-12-07 evening: 9–23 a second per replica.</summary>
-    public const int PressureRefusals = 10;
+    /// <summary>Refusals within <see cref="PressureWindow"/> that make an overload: the door's permits
+    /// (Admission:PermitLimit, 10 per replica) refused once more each. Over 3 × C's 15 s the door refused 273–695 in the
+    /// runs of 2026-12-07 evening: 9–23 a second per replica.</summary>
+    public int PressureRefusals => lastRefusals.Length;
 
     /// <summary>The oldest follow-up is re-read at most this often, off the request path; a reading older than two
     /// intervals is not trusted (the first placements of a new overload do not shed on the last one's backlog).</summary>
     public static readonly TimeSpan RefreshInterval = TimeSpan.FromMilliseconds(200);
 
     private readonly Lock refusing = new();
-    private readonly long[] lastRefusals = new long[PressureRefusals]; // a ring of the last refusals' timestamps
+    private readonly long[] lastRefusals = new long[options.Value.PermitLimit]; // a ring of the last refusals' timestamps
     private int nextRefusal, refreshing;
     private long pressureUntil, readAt, lagTicks; // timestamps; readAt 0: never read
 
