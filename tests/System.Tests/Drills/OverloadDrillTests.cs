@@ -1,5 +1,5 @@
 // Drill: overload (docs/failure-modes/overload.md). First the capacity C is MEASURED in this run (the highest offered
-// rate whose p99 ≤ 1 s with < 1 % failures, held for 15 s), then 3 × C is offered (30 s). reproduce: no limiter at the door and no
+// rate whose p99 ≤ 1 s with < 1 % failures, held for 15 s with its follow-up work keeping up), then 3 × C is offered (30 s). reproduce: no limiter at the door and no
 // backpressure at the dependency clients — every request is admitted, every call queues and retries at once, latency
 // passes the SLO and goodput collapses while the system stays busy. contain: the concurrency limiter at the door,
 // sized below the narrowest dependency bulkhead, sheds the excess at once (503 + Retry-After) before any work, stale
@@ -215,7 +215,7 @@ public sealed class OverloadDrillTests(SystemFixture system, ITestOutputHelper o
     /// </summary>
     private sealed class UnsettledWatch : IDisposable
     {
-        private const string Sql = "SELECT count(*) FROM orders WHERE status IN ('PaymentPending', 'Placed', 'Reserved') AND created_at <= $1";
+        private const string Sql = "SELECT count(*) FROM orders WHERE " + Owed + " AND created_at <= $1";
         private readonly CancellationTokenSource stop = new();
         private readonly long started = TimeProvider.System.GetTimestamp();
         private readonly DateTimeOffset until;
@@ -262,12 +262,15 @@ public sealed class OverloadDrillTests(SystemFixture system, ITestOutputHelper o
         }
     }
 
+    /// <summary>An order not yet at a final status: still owed its authorization, reservation or capture.</summary>
+    private const string Owed = "status IN ('PaymentPending', 'Placed', 'Reserved')";
+
     /// <summary>The age of the oldest order placed since <paramref name="since"/> still owed its follow-up (payment
     /// authorization, reservation or capture); zero when every one has settled.</summary>
     private async Task<TimeSpan> FollowUpLagAsync(DateTimeOffset since)
     {
         const string sql = "SELECT coalesce(extract(epoch FROM clock_timestamp() - min(created_at)) * 1000, 0)::bigint FROM orders " +
-            "WHERE status IN ('PaymentPending', 'Placed', 'Reserved') AND created_at >= $1";
+            "WHERE " + Owed + " AND created_at >= $1";
         return TimeSpan.FromMilliseconds(await Invariants.ScalarAsync(system.Orders, sql, Ct, since));
     }
 
