@@ -26,7 +26,7 @@
 //   contain   → reservations in flight never > LIMIT; placements p99 ≤ 1 s and ≥ 99 % answered 2xx in the phase;
 //               views queued never > CHANNEL_CAPACITY, and a refused view answered at once (p99 ≤ 20 ms)
 //   always    → dropped_iterations == 0, every toggle applied, both drains observed, invariants hold.
-// Environment: RATE=15 (orders/s, half of C: the overload drill measures C, 30/s on a 2-core host in its runs of 2026-12-07), LIMIT=16 (Reservations:ConcurrencyLimit of
+// Environment: RATE=15 (orders/s, half of C or less: the overload drill measures C, 30–45/s on a 2-core host in its runs of 2026-12-07), LIMIT=16 (Reservations:ConcurrencyLimit of
 // services/Inventory/appsettings.json), VIEW_RATE=100, CHANNEL_CAPACITY=100 (the catalogue's channelCapacity), plus
 // the variables of k6/README.md. The .NET drill test with the same shape:
 // tests/System.Tests/Drills/OverloadBacklogDrillTests.cs. Doc: docs/failure-modes/overload.md

@@ -17,8 +17,8 @@ namespace ReliableShop.SystemTests.Drills;
 [Collection(SystemCollection.Name)]
 public sealed class OverloadBacklogDrillTests(SystemFixture system, ITestOutputHelper output) : IAsyncLifetime
 {
-    // Orders/s during the fill and the drain: live traffic at half of C, as the overload drill's own 0.5 × C windows. C on
-    // this 2-core host is 30/s in the overload drill's runs of 2026-12-07 (it was 60 the day before). At 20/s, two thirds
+    // Orders/s during the fill and the drain: live traffic at half of C or less, as the overload drill's own 0.5 × C windows.
+    // C on this 2-core host was 30–45/s in the overload drill's runs of 2026-12-07 (60 the day before). At 20/s, up to two thirds
     // of it, a host stall during the drain filled the door's 10 permits: 8 and 4 of 200 placements refused in CI
     // rehearsals (19:23 and 22:51 UTC; the floor beside the second read p99 615 ms).
     private const double Rate = 15;
