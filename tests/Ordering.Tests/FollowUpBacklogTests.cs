@@ -1,7 +1,8 @@
 // overload contain's second gate at the door (Admission/FollowUpBacklog.cs), on real PostgreSQL through its partial index:
 // a placement is shed only while the door is refusing AND the oldest order still owed its reservation or capture is
-// older than Admission:MaxFollowUpLag. A backlog without refusals at the door sheds nothing; neither does an order stuck
-// for longer than the gate looks back. Time is a FakeTimeProvider: the gate's windows move only when the test says so.
+// older than half of Admission:MaxFollowUpLag (a share of them, growing to all at the bound). A backlog without refusals
+// at the door sheds nothing; neither does an order stuck for longer than the gate looks back. Time is a
+// FakeTimeProvider: the gate's windows move only when the test says so.
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
@@ -64,13 +65,39 @@ public sealed class FollowUpBacklogTests : IAsyncLifetime
         time.Advance(FollowUpBacklog.RefreshInterval);
         await WaitForAsync(false, "no order owed, re-read");
 
-        // A young backlog (under the bound) sheds nothing either.
-        await InsertOrderAsync("Placed", time.GetUtcNow() - TimeSpan.FromMilliseconds(500));
+        // A young backlog (under half the bound, where shedding starts) sheds nothing either.
+        await InsertOrderAsync("Placed", time.GetUtcNow() - TimeSpan.FromMilliseconds(300));
         time.Advance(FollowUpBacklog.RefreshInterval);
         await Eventually.WaitAsync(() => Task.FromResult((Behind: backlog.IsBehind(), backlog.Lag)), read => read.Lag > TimeSpan.Zero,
-            TimeSpan.FromSeconds(10), "the 0.7 s old order read");
-        Assert.Equal(TimeSpan.FromMilliseconds(700), backlog.Lag);
-        Assert.False(backlog.IsBehind());
+            TimeSpan.FromSeconds(10), "the 0.5 s old order read");
+        Assert.Equal(TimeSpan.FromMilliseconds(500), backlog.Lag);
+        Assert.Equal(backlog.ShedFrom, backlog.Lag);
+        Assert.All(Enumerable.Range(0, 1000), _ => Assert.False(backlog.IsBehind()));
+    }
+
+    [Fact]
+    public async Task IsBehind_BetweenHalfTheBoundAndTheBound_ShedsAShareGrowingWithTheAge()
+    {
+        // Random early detection: from half the bound a share of placements is shed, growing linearly to all of them at the
+        // bound, so the door eases off as the captures fall behind instead of shutting until they have caught up.
+        backlog = new FollowUpBacklog(db, Options.Create(new AdmissionOptions { MaxFollowUpLag = MaxLag }), time,
+            NullLogger<FollowUpBacklog>.Instance, new Random(20261208));
+        Assert.Equal(0.0, backlog.ShedShare(MaxLag / 2));
+        Assert.Equal(0.5, backlog.ShedShare(MaxLag * 0.75), 9);
+        Assert.Equal(1.0, backlog.ShedShare(MaxLag));
+
+        await InsertOrderAsync("Placed", time.GetUtcNow());
+        time.Advance(MaxLag * 0.75);
+        DoorRefusing();
+        await Eventually.WaitAsync(() => Task.FromResult((Behind: backlog.IsBehind(), backlog.Lag)), read => read.Lag > TimeSpan.Zero,
+            TimeSpan.FromSeconds(10), "the 0.75 s old order read");
+        var shed = Enumerable.Range(0, 2000).Count(_ => backlog.IsBehind());
+        Assert.InRange(shed, 850, 1150); // half of 2,000; the binomial's standard deviation is 22
+
+        await InsertOrderAsync("Placed", time.GetUtcNow() - MaxLag);
+        time.Advance(FollowUpBacklog.RefreshInterval);
+        await WaitForAsync(true, "an order as old as the bound");
+        Assert.All(Enumerable.Range(0, 1000), _ => Assert.True(backlog.IsBehind()));
     }
 
     [Fact]

@@ -105,7 +105,8 @@ public static class AdmissionControl
                 metrics.AdmissionFollowUpShed();
                 return Shed(http, "Orders already taken are behind",
                     $"The oldest order still waiting for its reservation or capture is {backlog.Lag.TotalMilliseconds:0} ms old " +
-                    $"(> {limits.MaxFollowUpLag.TotalMilliseconds:0} ms) while the door is refusing: nothing was done.",
+                    $"(shedding {backlog.ShedShare(backlog.Lag):P0} of placements: none under {backlog.ShedFrom.TotalMilliseconds:0} ms, all from " +
+                    $"{limits.MaxFollowUpLag.TotalMilliseconds:0} ms) while the door is refusing: nothing was done.",
                     StatusCodes.Status503ServiceUnavailable, limits.RetryAfterSeconds);
             }
             using var inFlight = metrics.WriteStarted();

@@ -7,10 +7,15 @@
 //
 //   off (the door alone) and reproduce (no door at all, AdmissionControl.Unlimited): what the synchronous path can answer
 //     is admitted; the follow-up backlog is unbounded and outlives the overload.
-//   contain: while the door is already refusing (it shed PressureRefusals placements within a PressureWindow) AND the oldest
-//     order still waiting for its follow-up is older than Admission:MaxFollowUpLag, admitted placements are shed too
-//     (503 + Retry-After, before any work). Guarantee: under overload, what the door admits is paced by what the whole
-//     pipeline completes, so the backlog an overload leaves is about MaxFollowUpLag of work, not tens of seconds of it.
+//   contain: while the door is already refusing (it shed PressureRefusals placements within a PressureWindow), admitted
+//     placements are shed too (503 + Retry-After, before any work) as the oldest order still waiting for its follow-up
+//     ages: none while it is younger than ShedFrom (half of Admission:MaxFollowUpLag), all once it is MaxFollowUpLag old,
+//     and in between a share that grows linearly with the age (random early detection, as routers drop packets before
+//     their queue is full). Guarantee: under overload, what the door admits is paced by what the whole pipeline
+//     completes, so the backlog an overload leaves is at most MaxFollowUpLag of work, not tens of seconds of it.
+//     Not all-or-nothing at one bound: that gate (until 2026-12-08) shut the door until the captures had caught up, then
+//     let a burst of placements in, whose authorizations come before the captures on Payment's slots; with it 3 × C
+//     served 0.70–0.78 × C in both runs where C came out at 45–50/s (docs/failure-modes/overload.md).
 //     Below capacity the door never refuses and this never sheds: a backlog with no overload at the door — a consumer
 //     paused by a deploy, a broker outage behind the outbox — is drained behind the live traffic, not turned into 503s
 //     (the overload-backlog drill and the outbox's promise that orders are taken while the broker is down).
@@ -21,8 +26,10 @@ using Npgsql;
 namespace ReliableShop.Ordering.Admission;
 
 public sealed class FollowUpBacklog(NpgsqlDataSource db, IOptions<AdmissionOptions> options, TimeProvider time,
-    ILogger<FollowUpBacklog> logger)
+    ILogger<FollowUpBacklog> logger, Random? random = null)
 {
+    private readonly Random random = random ?? Random.Shared;
+
     // Orders whose reservation or capture is still to come, through the partial index orders_follow_up
     // (OrderingSchema.FollowUpIndexSql). Only the last minute's: an order stuck for good (its event lost, until it is
     // repaired) is the invariants' business, not a reason to shed every placement from then on.
@@ -67,15 +74,30 @@ public sealed class FollowUpBacklog(NpgsqlDataSource db, IOptions<AdmissionOptio
     /// <summary>The age of the oldest order still owed its follow-up, as last read (zero when none).</summary>
     public TimeSpan Lag => TimeSpan.FromTicks(Volatile.Read(ref lagTicks));
 
-    /// <summary>True when this placement must be shed: the door is refusing and the follow-up work is behind. Never
-    /// waits: a due reading is started in the background and this placement is decided on the last one.</summary>
+    /// <summary>The follow-up age from which placements start to be shed under pressure: half of Admission:MaxFollowUpLag.
+    /// At C the oldest is younger (0.2–1.1 s in the runs of 2026-12-07 and 08), so a door at C sheds nothing here.</summary>
+    public TimeSpan ShedFrom => options.Value.MaxFollowUpLag / 2;
+
+    /// <summary>The share of placements to shed at <paramref name="lag"/>: 0 up to <see cref="ShedFrom"/>, 1 from
+    /// Admission:MaxFollowUpLag, linear in between.</summary>
+    public double ShedShare(TimeSpan lag)
+    {
+        var max = options.Value.MaxFollowUpLag;
+        return lag <= ShedFrom ? 0 : lag >= max ? 1 : (lag - ShedFrom) / (max - ShedFrom);
+    }
+
+    /// <summary>True when this placement must be shed: the door is refusing and the follow-up work is behind — every
+    /// placement past Admission:MaxFollowUpLag, a growing share of them from <see cref="ShedFrom"/>. Never waits: a due
+    /// reading is started in the background and this placement is decided on the last one.</summary>
     public bool IsBehind()
     {
         var now = time.GetTimestamp();
         if (now >= Volatile.Read(ref pressureUntil)) return false;
         var age = now - Volatile.Read(ref readAt);
         if (age >= ToTimestamp(RefreshInterval) && Interlocked.CompareExchange(ref refreshing, 1, 0) == 0) _ = RefreshAsync();
-        return age < 2 * ToTimestamp(RefreshInterval) && Lag > options.Value.MaxFollowUpLag;
+        if (age >= 2 * ToTimestamp(RefreshInterval)) return false;
+        var share = ShedShare(Lag);
+        return share >= 1 || (share > 0 && random.NextDouble() < share);
     }
 
     private async Task RefreshAsync()

@@ -164,4 +164,8 @@ public static class OrderingAdmission
     /// <summary>How far the follow-up work (reservation, capture) may fall behind before overload contain's door sheds
     /// (Admission:MaxFollowUpLag, FollowUpBacklog.cs).</summary>
     public static TimeSpan MaxFollowUpLag => Limits.Value.MaxFollowUpLag;
+
+    /// <summary>The follow-up age from which overload contain's door starts to shed a share of placements: half of
+    /// Admission:MaxFollowUpLag (FollowUpBacklog.ShedFrom).</summary>
+    public static TimeSpan FollowUpShedFrom => MaxFollowUpLag / 2;
 }
