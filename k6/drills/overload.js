@@ -17,10 +17,11 @@
 // Default C_RPS=40: about 80 % of Payment's 50 orders/s (100 charges/s, an authorize and a capture per order). Measure
 // yours; write the value and the machine in the mode's doc page.
 // C is a rate the system FINISHES, not only answers: the captures run later, as jobs. The .NET drill accepts a held
-// rate only if, when its last answer is in, the oldest of its orders still owed its follow-up is within
-// Admission:MaxFollowUpLag (2.5 s). STEP=capacity sees answers only: after it, check on the dashboard that
-// reliableshop.jobs.succeeded kept pace with the level's rate, or take the .NET drill's C (a CI run of 2026-12-07 met
-// the SLO on answers at 50/s, Payment's own limit, while the captures fell behind: docs/failure-modes/overload.md).
+// rate only if, when its last answer is in, the oldest of its orders still owed its follow-up is within half of
+// Admission:MaxFollowUpLag (1.25 s: where contain's door starts to shed). STEP=capacity sees answers only: after it,
+// check on the dashboard that reliableshop.jobs.succeeded kept pace with the level's rate, or take the .NET drill's C
+// (a CI run of 2026-12-07 met the SLO on answers at 50/s, Payment's own limit, while the captures fell behind:
+// docs/failure-modes/overload.md).
 //
 // Timeline of the drill (ramping-arrival-rate 0.5C → 1C → 2C → hold 3C, then 0.5C; open model):
 //   0 ────── 20 ─────────────────────────── 80 ──────── 110 ─────────────────────────── 170 ──────────── 200 s
