@@ -108,6 +108,7 @@ public sealed class OverloadBacklogDrillTests(SystemFixture system, ITestOutputH
         var backlog = fill.Succeeded;
 
         await drill.ResetStatsAsync(Ct);
+        var resumedAt = DateTimeOffset.UtcNow;
         (await system.Inventory.PostAsync("/admin/reservations/resume", null, Ct)).EnsureSuccessStatusCode();
         var viewLoad = ViewsAsync($"{state}: views during the drain", Drain);
         var writerStall = StallViewWriterAsync();
@@ -118,6 +119,18 @@ public sealed class OverloadBacklogDrillTests(SystemFixture system, ITestOutputH
         var drain = await PlaceAsync(ordering, $"{state}: drain, consumer resumed", Drain);
         var floor = await floorProbe;
         drill.Record(floor);
+        // Where a slow drain's placements spent their time (CI rehearsals of 2026-12-08 read p99 2.3–3.4 s against a floor
+        // of 0.5–0.9 s, runs alone 0.6–0.8 s): Ordering's connection waits and SQL, both pools, from the resume on.
+        drill.Record($"  {state}: consumer resumed {resumedAt:HH:mm:ss.fff} UTC");
+        foreach (var service in new[] { "ordering", "inventory" })
+        {
+            foreach (var stats in await drill.StatsAsync(service, Ct))
+            {
+                var sections = string.Join("; ", new[] { "placement", "pool" }.Where(name => stats.TryGetProperty(name, out _))
+                    .Select(name => $"{name} {stats.GetProperty(name).GetRawText()}"));
+                drill.Record($"  {state}: {service} during the drain: {sections}");
+            }
+        }
         var viewReport = await viewLoad;
         await writerStall;
         drill.Record(viewReport);
