@@ -28,7 +28,7 @@ namespace ReliableShop.Ordering.Admission;
 public sealed class FollowUpBacklog(NpgsqlDataSource db, IOptions<AdmissionOptions> options, TimeProvider time,
     ILogger<FollowUpBacklog> logger, Random? random = null)
 {
-    private readonly Random random = random ?? Random.Shared;
+    private readonly Random random = random ?? Random.Shared; // a seeded one from a single-threaded test; Random.Shared otherwise
 
     // Orders whose reservation or capture is still to come, through the partial index orders_follow_up
     // (OrderingSchema.FollowUpIndexSql). Only the last minute's: an order stuck for good (its event lost, until it is
@@ -75,7 +75,7 @@ public sealed class FollowUpBacklog(NpgsqlDataSource db, IOptions<AdmissionOptio
     public TimeSpan Lag => TimeSpan.FromTicks(Volatile.Read(ref lagTicks));
 
     /// <summary>The follow-up age from which placements start to be shed under pressure: half of Admission:MaxFollowUpLag.
-    /// At C the oldest is younger (0.2–1.1 s in the runs of 2026-12-07 and 08), so a door at C sheds nothing here.</summary>
+    /// At C the oldest is younger (0.0–1.1 s in the runs of 2026-12-07 and 08), so a door at C sheds nothing here.</summary>
     public TimeSpan ShedFrom => options.Value.MaxFollowUpLag / 2;
 
     /// <summary>The share of placements to shed at <paramref name="lag"/>: 0 up to <see cref="ShedFrom"/>, 1 from
