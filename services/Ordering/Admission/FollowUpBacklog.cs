@@ -75,7 +75,7 @@ public sealed class FollowUpBacklog(NpgsqlDataSource db, IOptions<AdmissionOptio
     public TimeSpan Lag => TimeSpan.FromTicks(Volatile.Read(ref lagTicks));
 
     /// <summary>The follow-up age from which placements start to be shed under pressure: half of Admission:MaxFollowUpLag.
-    /// At C the oldest is younger (0.0–1.1 s in the runs of 2026-12-07 and 08), so a door at C sheds nothing here.</summary>
+    /// At C the oldest is younger (0.0–1.2 s in the capacity holds of 2026-12-07 and 08), so a door at C sheds nothing here.</summary>
     public TimeSpan ShedFrom => options.Value.MaxFollowUpLag / 2;
 
     /// <summary>The share of placements to shed at <paramref name="lag"/>: 0 up to <see cref="ShedFrom"/>, 1 from

@@ -89,7 +89,7 @@ public sealed class OverloadDrillTests(SystemFixture system, ITestOutputHelper o
             var held = await RunAsync(http, $"capacity hold {capacity}/s", [LoadStage.Constant(capacity, Judged)]);
             var holdEnded = DateTimeOffset.UtcNow;
             var behind = await FollowUpLagAsync(holdStarted);
-            var confirmed = await ConfirmedAsync(holdStarted, holdEnded) / (holdEnded - holdStarted).TotalSeconds;
+            var confirmed = await ConfirmedPerSecondAsync(holdStarted, holdEnded);
             drill.Record($"  capacity hold {capacity}/s: its oldest order still owed its follow-up at its end: {behind.TotalSeconds:0.00} s " +
                 $"(a capacity keeps it within {OrderingAdmission.FollowUpShedFrom.TotalSeconds:0.00} s); orders confirmed during it {confirmed:0.0}/s");
             await SettleAsync($"the {capacity}/s hold");
@@ -128,15 +128,15 @@ public sealed class OverloadDrillTests(SystemFixture system, ITestOutputHelper o
         // nothing over it to shed. Counted as C's holds are: orders it also FINISHED — the rate orders were confirmed at
         // during the hold (not "confirmed within 1.25 s of their placement": that count falls off a cliff once the
         // captures trail by more, 6.3/s beside 43.9/s answered in the rehearsal of 9850136, and put the judge on its
-        // floor). A CI rehearsal of c840484 (2026-12-08 00:48 UTC) measured C
-        // at 45/s (captures 43.7/s in its hold), then the host slowed (0.5 × C p99 163 → 262 ms): in contain's hold at C
-        // the placements were still answered at 43.9/s, but Payment received 37.1 captures/s, and contain 3C served
-        // 36.8/s — the pace of those captures, not a door that failed.
+        // floor). A CI rehearsal of c840484 (2026-12-08 00:48 UTC) measured C at 45/s (captures 43.7/s in its hold),
+        // then the host slowed (0.5 × C p99 163 → 262 ms): in contain's hold at C the placements were still answered at
+        // 43.9/s, but Payment received 37.1 captures/s, and contain 3C served 36.8/s — the pace of those captures, not a
+        // door that failed.
         var capacityNowStarted = DateTimeOffset.UtcNow;
         var capacityNow = await RunAsync(http, "contain C now", [LoadStage.Constant(capacity, Judged)]);
         var capacityNowEnded = DateTimeOffset.UtcNow;
         await SettleAsync("the C hold in contain");
-        var finishedNow = await ConfirmedAsync(capacityNowStarted, capacityNowEnded) / (capacityNowEnded - capacityNowStarted).TotalSeconds;
+        var finishedNow = await ConfirmedPerSecondAsync(capacityNowStarted, capacityNowEnded);
         drill.Record($"  contain C now: orders confirmed during it {finishedNow:0.0}/s ({capacityNow.GoodputRps:0.0}/s answered within the SLO)");
         var (reference, referenceFloor) = await WithFloorAsync(http, floorReplicas.Next, "contain 0.5C before 3C", 0.5 * capacity);
         var contain2 = await RunAsync(http, "contain 2C", [LoadStage.Constant(2 * capacity, TimeSpan.FromSeconds(5))]);
@@ -298,9 +298,9 @@ public sealed class OverloadDrillTests(SystemFixture system, ITestOutputHelper o
         return TimeSpan.FromMilliseconds(await Invariants.ScalarAsync(system.Orders, sql, Ct, since));
     }
 
-    /// <summary>Orders confirmed (captured) in [<paramref name="from"/>, <paramref name="to"/>), whenever placed.</summary>
-    private async Task<long> ConfirmedAsync(DateTimeOffset from, DateTimeOffset to) => await Invariants.ScalarAsync(system.Orders,
-        "SELECT count(*) FROM order_history WHERE status = 'Confirmed' AND at >= $1 AND at < $2", Ct, from, to);
+    /// <summary>Orders confirmed (captured) per second in [<paramref name="from"/>, <paramref name="to"/>), whenever placed.</summary>
+    private async Task<double> ConfirmedPerSecondAsync(DateTimeOffset from, DateTimeOffset to) => await Invariants.ScalarAsync(system.Orders,
+        "SELECT count(*) FROM order_history WHERE status = 'Confirmed' AND at >= $1 AND at < $2", Ct, from, to) / (to - from).TotalSeconds;
 
     /// <summary>What Payment did in a phase, beside what its slots can do: every order costs two charges (its authorization,
     /// inside the placement; its capture, a job after it), so Payment's charges ÷ 2 is the ceiling of orders finished.</summary>
@@ -308,11 +308,11 @@ public sealed class OverloadDrillTests(SystemFixture system, ITestOutputHelper o
     {
         var (authorize, capture) = (Drill.Read(payment, "payment.requests.byOperation.authorize.first") + Drill.Read(payment, "payment.requests.byOperation.authorize.retry"),
             Drill.Read(payment, "payment.requests.byOperation.capture.first") + Drill.Read(payment, "payment.requests.byOperation.capture.retry"));
-        var answered = Drill.Read(payment, "payment.charges.answered") + Drill.Read(payment, "payment.charges.abandoned");
+        var charges = Drill.Read(payment, "payment.charges.answered") + Drill.Read(payment, "payment.charges.abandoned");
         var slotsPerSecond = Drill.Read(payment, "payment.capacity.slots") * 1000.0 / Math.Max(1, payment.GetProperty("payment").GetProperty("capacity").GetProperty("serviceTimeMs").GetDouble());
         var seconds = Math.Max(0.001, elapsed.TotalSeconds);
         return $"Payment received {authorize} authorizations ({authorize / seconds:0.0}/s) and {capture} captures ({capture / seconds:0.0}/s); " +
-            $"{answered} charges done in {seconds:0.0} s = {answered / seconds:0.0}/s, {answered / seconds / slotsPerSecond:P0} of the {slotsPerSecond:0}/s its slots make";
+            $"{charges} charges done in {seconds:0.0} s = {charges / seconds:0.0}/s, {charges / seconds / slotsPerSecond:P0} of the {slotsPerSecond:0}/s its slots make";
     }
 
     private static bool MeetsSlo(LoadReport step) => step.P99Ms <= Slo.TotalMilliseconds && step.Succeeded >= 0.99 * step.Sent;
